@@ -1,0 +1,92 @@
+# ds-on-aws: every command a user or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+CDK    := node_modules/.bin/cdk
+
+# CDK CLI: offline and quiet (no notices, telemetry or version check; see also cdk.json).
+export CDK_DISABLE_VERSION_CHECK := true
+export CDK_DISABLE_CLI_TELEMETRY := true
+# jsii prints an end-of-life banner on every import under Node 20. It is silenced only for the
+# Node major actually running, and only when that is 20 (jsii reads the major version from the value):
+# any other unsupported version still warns. Node 22 or 24 need nothing.
+NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
+ifeq ($(NODE_MAJOR),20)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+endif
+
+# The IMDb data on the team's machines and in CI (../shared/data/imdb); elsewhere the offline run downloads it.
+SHARED_IMDB := $(wildcard ../shared/data/imdb/train.csv.gz)
+ifneq ($(SHARED_IMDB),)
+export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
+endif
+
+.PHONY: help install run pipeline synth test test-fast lint bench bench-glue bench-train bench-endpoint \
+        deploy diff destroy serve clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-local.txt requirements-dev.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	@command -v java >/dev/null || { echo "error: java not found: the offline Glue job needs Java 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20 or newer"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## create .venv and install Python and Node tools (CDK CLI) locally
+
+run: install ## the main job: offline pipeline run on the IMDb data, then cdk synth
+	$(VENV)/bin/ds-on-aws run
+	$(MAKE) --no-print-directory synth
+
+pipeline: install ## only the offline pipeline run (ARGS="--input path/to/reviews.csv" to choose the data)
+	$(VENV)/bin/ds-on-aws run $(ARGS)
+
+synth: install ## synthesize the CloudFormation templates and the review artifacts into cdk.out/
+	$(CDK) synth --quiet --no-notices
+
+test: install ## the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## the tests that need neither Spark nor the real data
+	$(PY) -m pytest -m "not spark and not realdata and not slow" $(PYTEST_ARGS)
+
+lint: install ## ruff on all Python code
+	$(VENV)/bin/ruff check .
+
+bench: bench-glue bench-train bench-endpoint ## every benchmark (minutes; needs the IMDb data)
+
+bench-glue: install ## cleaning job on local Spark vs plain pandas, 100k and 1M rows
+	$(PY) benchmarks/bench_glue.py
+
+bench-train: install ## default model vs tuned TF-IDF + logistic regression baseline
+	$(PY) benchmarks/bench_train.py
+
+bench-endpoint: install ## local endpoint latency and throughput
+	$(PY) benchmarks/bench_endpoint.py
+
+serve: install ## serve a trained model locally (MODEL=runs/<run_id>/model)
+	$(VENV)/bin/ds-on-aws serve --model $(MODEL)
+
+deploy: install ## deploy to the AWS account of your current credentials
+	$(CDK) deploy --all --no-notices
+
+diff: install ## compare the synthesized stacks with what is deployed
+	$(CDK) diff --all --no-notices
+
+destroy: install ## remove the stacks (data buckets are retained unless configured otherwise)
+	$(CDK) destroy --all --no-notices
+
+clean: ## remove build outputs (not the virtualenv, not runs/)
+	rm -rf cdk.out .pytest_cache .ruff_cache .hypothesis spark-warehouse metastore_db derby.log

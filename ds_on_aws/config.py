@@ -1,0 +1,196 @@
+"""The one source of truth for pipeline defaults: the ``ds-on-aws`` key of ``cdk.json``'s context.
+
+Both the CDK stacks (``stacks/``) and the offline runner (``ds_on_aws.local``) read their
+configuration through this module, so a threshold changed in ``cdk.json`` changes the deployed
+state machine and the laptop run alike. This module must stay free of aws_cdk imports.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CDK_JSON = PROJECT_ROOT / "cdk.json"
+CONTEXT_KEY = "ds-on-aws"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+def load_cdk_context(path: Path | str = CDK_JSON) -> dict[str, Any]:
+    """Return the whole ``context`` object of ``cdk.json`` (feature flags included).
+
+    Tests pass this to ``aws_cdk.App(context=...)`` so that they synthesize exactly the
+    template that ``cdk synth`` does.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+    context = document.get("context")
+    if not isinstance(context, dict):
+        raise ConfigError(f"{path}: has no 'context' object")
+    return context
+
+
+def _section(cls, raw: Mapping[str, Any] | None, where: str):
+    """Build dataclass ``cls`` from ``raw``, rejecting unknown keys and wrong types."""
+    raw = dict(raw or {})
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    values = {}
+    for name, f in known.items():
+        if name not in raw:
+            continue
+        value = raw[name]
+        type_name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        if type_name == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif type_name == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{where}.{name}: expected an integer, got {value!r}")
+        elif type_name == "float" and not isinstance(value, float):
+            raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        elif type_name == "bool" and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{name}: expected true or false, got {value!r}")
+        elif type_name == "str" and not isinstance(value, str):
+            raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
+        elif type_name == "dict" and not isinstance(value, dict):
+            raise ConfigError(f"{where}.{name}: expected an object, got {value!r}")
+        values[name] = value
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class GlueConfig:
+    glue_version: str = "5.1"
+    worker_type: str = "G.1X"
+    number_of_workers: int = 2
+    timeout_minutes: int = 60
+    max_retries: int = 0
+
+
+@dataclass(frozen=True)
+class DataQualityConfig:
+    """Thresholds of the data-quality gate (passed to the Glue job as arguments)."""
+
+    min_rows: int = 1000
+    max_quarantine_share: float = 0.05
+    min_class_share: float = 0.35
+    max_duplicate_share: float = 0.05
+    min_text_chars: int = 10
+    max_text_chars: int = 50000
+    validation_share: float = 0.1
+    seed: int = 42
+
+    def as_job_arguments(self) -> dict[str, str]:
+        """The thresholds as Glue job arguments (``--min-rows`` ...): strings, as Glue passes them."""
+        return {f"--{f.name.replace('_', '-')}": str(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    framework_version: str = "1.9-0"
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    use_spot: bool = True
+    max_runtime_seconds: int = 3600
+    max_wait_seconds: int = 7200
+    hyperparameters: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelQualityConfig:
+    min_accuracy: float = 0.88
+    compare_with_live: bool = True
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    name: str = "ds-on-aws-sentiment"
+    mode: str = "serverless"  # "serverless" or "instance"
+    serverless_memory_mb: int = 3072
+    serverless_max_concurrency: int = 5
+    instance_type: str = "ml.m5.large"
+    initial_instance_count: int = 1
+    wait_seconds: int = 30
+    max_wait_attempts: int = 60
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    project_name: str = "ds-on-aws"
+    raw_prefix: str = "imdb/"
+    retain_data_on_destroy: bool = True
+    trigger_on_upload: bool = False
+    notification_email: str = ""
+    glue: GlueConfig = field(default_factory=GlueConfig)
+    data_quality: DataQualityConfig = field(default_factory=DataQualityConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+
+    @classmethod
+    def from_context(cls, raw: Mapping[str, Any] | None) -> "PipelineConfig":
+        """Build the configuration from the ``ds-on-aws`` context object (missing keys keep defaults)."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{CONTEXT_KEY}: expected an object, got {raw!r}")
+        raw = dict(raw)
+        sections = {
+            "glue": GlueConfig,
+            "data_quality": DataQualityConfig,
+            "training": TrainingConfig,
+            "model_quality": ModelQualityConfig,
+            "endpoint": EndpointConfig,
+        }
+        nested = {name: _section(kind, raw.pop(name, None), f"{CONTEXT_KEY}.{name}") for name, kind in sections.items()}
+        top = _section(_TopLevel, raw, CONTEXT_KEY)
+        config = cls(**{f.name: getattr(top, f.name) for f in fields(_TopLevel)}, **nested)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        dq, ep, mq = self.data_quality, self.endpoint, self.model_quality
+        if ep.mode not in ("serverless", "instance"):
+            raise ConfigError(f"{CONTEXT_KEY}.endpoint.mode: must be 'serverless' or 'instance', got {ep.mode!r}")
+        if not 0.0 <= mq.min_accuracy <= 1.0:
+            raise ConfigError(f"{CONTEXT_KEY}.model_quality.min_accuracy: must be in [0, 1], got {mq.min_accuracy}")
+        for name in ("max_quarantine_share", "min_class_share", "max_duplicate_share", "validation_share"):
+            value = getattr(dq, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{CONTEXT_KEY}.data_quality.{name}: must be in [0, 1], got {value}")
+        if dq.min_class_share > 0.5:
+            raise ConfigError(f"{CONTEXT_KEY}.data_quality.min_class_share: must be at most 0.5, got {dq.min_class_share}")
+        if dq.min_text_chars >= dq.max_text_chars:
+            raise ConfigError(f"{CONTEXT_KEY}.data_quality: min_text_chars must be below max_text_chars")
+        if not self.project_name or not self.project_name.replace("-", "").isalnum():
+            raise ConfigError(f"{CONTEXT_KEY}.project_name: letters, digits and '-' only, got {self.project_name!r}")
+        if self.training.max_wait_seconds < self.training.max_runtime_seconds:
+            raise ConfigError(f"{CONTEXT_KEY}.training.max_wait_seconds must be >= max_runtime_seconds")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):
+            raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
+
+
+@dataclass(frozen=True)
+class _TopLevel:
+    project_name: str = "ds-on-aws"
+    raw_prefix: str = "imdb/"
+    retain_data_on_destroy: bool = True
+    trigger_on_upload: bool = False
+    notification_email: str = ""
+
+
+def load_config(path: Path | str = CDK_JSON) -> PipelineConfig:
+    """The pipeline configuration as ``cdk.json`` declares it."""
+    return PipelineConfig.from_context(load_cdk_context(path).get(CONTEXT_KEY))

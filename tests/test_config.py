@@ -1,0 +1,62 @@
+"""The configuration loader: cdk.json is the one source of defaults, and bad values are named."""
+
+import json
+
+import pytest
+
+from ds_on_aws.config import CONTEXT_KEY, ConfigError, PipelineConfig, load_cdk_context, load_config
+
+
+def test_cdk_json_defaults_load_and_match_the_context():
+    context = load_cdk_context()
+    config = load_config()
+    raw = context[CONTEXT_KEY]
+    assert config.endpoint.mode == raw["endpoint"]["mode"]
+    assert config.model_quality.min_accuracy == raw["model_quality"]["min_accuracy"]
+    assert config.data_quality.min_rows == raw["data_quality"]["min_rows"]
+    assert config.training.use_spot is raw["training"]["use_spot"]
+    # The CLI's own settings that keep synthesis offline live in the same file.
+    assert context["cli-telemetry"] is False
+
+
+def test_missing_keys_keep_defaults():
+    config = PipelineConfig.from_context({"endpoint": {"mode": "instance"}})
+    assert config.endpoint.mode == "instance"
+    assert config.endpoint.name == PipelineConfig().endpoint.name
+
+
+def test_job_arguments_are_strings_named_like_flags():
+    args = PipelineConfig.from_context({"data_quality": {"min_rows": 7}}).data_quality.as_job_arguments()
+    assert args["--min-rows"] == "7"
+    assert all(key.startswith("--") and isinstance(value, str) for key, value in args.items())
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"endpoint": {"mode": "gpu"}}, "endpoint.mode"),
+        ({"endpoint": {"nme": "x"}}, "unknown key"),
+        ({"model_quality": {"min_accuracy": 1.5}}, "min_accuracy"),
+        ({"data_quality": {"min_rows": "10"}}, "data_quality.min_rows"),
+        ({"data_quality": {"min_class_share": 0.7}}, "min_class_share"),
+        ({"training": {"use_spot": "yes"}}, "training.use_spot"),
+        ({"training": {"hyperparameters": {"C": 1}}}, "hyperparameters"),
+        ({"project_name": "has space"}, "project_name"),
+        ("not an object", CONTEXT_KEY),
+    ],
+)
+def test_bad_values_raise_a_message_naming_the_key(raw, named):
+    with pytest.raises(ConfigError, match=named):
+        PipelineConfig.from_context(raw)
+
+
+def test_unreadable_cdk_json_is_named(tmp_path):
+    broken = tmp_path / "cdk.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_cdk_context(broken)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_cdk_context(tmp_path / "missing.json")
+    broken.write_text(json.dumps({"app": "x"}))
+    with pytest.raises(ConfigError, match="no 'context'"):
+        load_cdk_context(broken)
