@@ -92,8 +92,11 @@ class DataQualityConfig:
     seed: int = 42
 
     def as_job_arguments(self) -> dict[str, str]:
-        """The thresholds as Glue job arguments (``--min-rows`` ...): strings, as Glue passes them."""
-        return {f"--{f.name.replace('_', '-')}": str(getattr(self, f.name)) for f in fields(self)}
+        """The thresholds as Glue job arguments (``--min_rows`` ...): strings, as Glue passes them.
+
+        Underscores, not dashes: ``awsglue.utils.getResolvedOptions`` looks options up by these exact names.
+        """
+        return {f"--{f.name}": str(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def test_missing_keys_keep_defaults():
 
 def test_job_arguments_are_strings_named_like_flags():
     args = PipelineConfig.from_context({"data_quality": {"min_rows": 7}}).data_quality.as_job_arguments()
-    assert args["--min-rows"] == "7"
+    assert args["--min_rows"] == "7"
     assert all(key.startswith("--") and isinstance(value, str) for key, value in args.items())
 
 
