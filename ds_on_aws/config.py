@@ -8,9 +8,10 @@ state machine and the laptop run alike. This module must stay free of aws_cdk im
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -100,6 +101,15 @@ class DataQualityConfig:
 
 
 @dataclass(frozen=True)
+class StorageConfig:
+    """Lifecycle of the data buckets (the deployed stack only; the offline runner keeps ``runs/``)."""
+
+    noncurrent_version_expiration_days: int = 30
+    abort_incomplete_multipart_upload_days: int = 7
+    access_logs_expiration_days: int = 365
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     framework_version: str = "1.9-0"
     instance_type: str = "ml.m5.xlarge"
@@ -136,6 +146,7 @@ class PipelineConfig:
     retain_data_on_destroy: bool = True
     trigger_on_upload: bool = False
     notification_email: str = ""
+    storage: StorageConfig = field(default_factory=StorageConfig)
     glue: GlueConfig = field(default_factory=GlueConfig)
     data_quality: DataQualityConfig = field(default_factory=DataQualityConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -143,7 +154,7 @@ class PipelineConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
 
     @classmethod
-    def from_context(cls, raw: Mapping[str, Any] | None) -> "PipelineConfig":
+    def from_context(cls, raw: Mapping[str, Any] | None) -> PipelineConfig:
         """Build the configuration from the ``ds-on-aws`` context object (missing keys keep defaults)."""
         if raw is None:
             raw = {}
@@ -151,6 +162,7 @@ class PipelineConfig:
             raise ConfigError(f"{CONTEXT_KEY}: expected an object, got {raw!r}")
         raw = dict(raw)
         sections = {
+            "storage": StorageConfig,
             "glue": GlueConfig,
             "data_quality": DataQualityConfig,
             "training": TrainingConfig,
@@ -179,6 +191,10 @@ class PipelineConfig:
             raise ConfigError(f"{CONTEXT_KEY}.data_quality: min_text_chars must be below max_text_chars")
         if not self.project_name or not self.project_name.replace("-", "").isalnum():
             raise ConfigError(f"{CONTEXT_KEY}.project_name: letters, digits and '-' only, got {self.project_name!r}")
+        for name in ("noncurrent_version_expiration_days", "abort_incomplete_multipart_upload_days",
+                     "access_logs_expiration_days"):
+            if getattr(self.storage, name) < 1:
+                raise ConfigError(f"{CONTEXT_KEY}.storage.{name}: must be at least 1 day, got {getattr(self.storage, name)}")
         if self.training.max_wait_seconds < self.training.max_runtime_seconds:
             raise ConfigError(f"{CONTEXT_KEY}.training.max_wait_seconds must be >= max_runtime_seconds")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):

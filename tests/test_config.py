@@ -60,3 +60,11 @@ def test_unreadable_cdk_json_is_named(tmp_path):
     broken.write_text(json.dumps({"app": "x"}))
     with pytest.raises(ConfigError, match="no 'context'"):
         load_cdk_context(broken)
+
+
+def test_storage_lifecycle_comes_from_cdk_json_and_rejects_zero_days():
+    raw = load_cdk_context()[CONTEXT_KEY]["storage"]
+    assert load_config().storage.noncurrent_version_expiration_days == raw["noncurrent_version_expiration_days"]
+    assert load_config().storage.access_logs_expiration_days == raw["access_logs_expiration_days"]
+    with pytest.raises(ConfigError, match=r"storage\.access_logs_expiration_days"):
+        PipelineConfig.from_context({"storage": {"access_logs_expiration_days": 0}})
