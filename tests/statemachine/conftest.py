@@ -93,5 +93,7 @@ def synthesized_state_machines(synthesized_templates) -> list[SynthesizedStateMa
 def pipeline_definition(synthesized_state_machines) -> dict:
     """The pipeline's state machine definition, as synthesized and resolved."""
     pipeline = [m for m in synthesized_state_machines if m.stack_id == PIPELINE_STACK_ID]
-    assert len(pipeline) == 1, f"expected one state machine in {PIPELINE_STACK_ID}, found {[m.logical_id for m in pipeline]}"
+    assert len(pipeline) == 1, (
+        f"expected one state machine in {PIPELINE_STACK_ID}, found {[m.logical_id for m in pipeline]}"
+    )
     return pipeline[0].definition

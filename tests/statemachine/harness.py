@@ -171,14 +171,22 @@ class ExecutionResult:
                 except ValueError:
                     pass
             found.append(
-                {"topic": call.parameters.get("TopicArn"), "subject": call.parameters.get("Subject"), "message": message}
+                {
+                    "topic": call.parameters.get("TopicArn"),
+                    "subject": call.parameters.get("Subject"),
+                    "message": message,
+                }
             )
         return found
 
     # ---- why it happened -------------------------------------------------------------------
     def failure_events(self) -> list[dict]:
         """History events that carry an error (task failures, state/evaluation failures)."""
-        return [e for e in self.history if any(k.endswith("FailedEventDetails") for k in e) or e["type"] == "ExecutionFailed"]
+        return [
+            e
+            for e in self.history
+            if any(k.endswith("FailedEventDetails") for k in e) or e["type"] == "ExecutionFailed"
+        ]
 
     def explain(self) -> str:
         """A readable account of the execution: status, failing state, error + cause, states, calls."""
@@ -193,7 +201,9 @@ class ExecutionResult:
                 f"error={details.get('error')!r} cause={details.get('cause')!r}"
             )
         for call in self.unmocked:
-            lines.append(f"  UNMOCKED CALL {call.describe()} parameters={json.dumps(call.parameters, default=str)[:400]}")
+            lines.append(
+                f"  UNMOCKED CALL {call.describe()} parameters={json.dumps(call.parameters, default=str)[:400]}"
+            )
         lines.append("  states entered: " + " -> ".join(self.states_entered))
         lines.append("  calls:")
         for call, reply in zip(self.calls, self.replies, strict=False):
@@ -225,7 +235,9 @@ class ExecutionResult:
         entered = iter(self.states_entered)
         missing = [name for name in expected if not any(name == seen for seen in entered)]
         if missing:
-            raise AssertionError(f"states not entered in order {list(expected)}; missing from {missing[0]!r} on\n" + self.explain())
+            raise AssertionError(
+                f"states not entered in order {list(expected)}; missing from {missing[0]!r} on\n" + self.explain()
+            )
 
     def assert_not_entered(self, names: Sequence[str]) -> None:
         entered = [n for n in names if n in self.states_entered]
@@ -360,7 +372,10 @@ def _patched_interpreter(responder: _Responder) -> Iterator[None]:
         # The base class records TaskSucceeded; the callback subclass would also poll the real
         # job for .sync, which is exactly what the scenario's reply stands for.
         StateTaskService._after_eval_execution(
-            self, env=env, resource_runtime_part=runtime_part, normalised_parameters=parameters,
+            self,
+            env=env,
+            resource_runtime_part=runtime_part,
+            normalised_parameters=parameters,
             state_credentials=credentials,
         )
 

@@ -76,8 +76,10 @@ def service_error(code: str, message: str) -> Responder:
             # SDK-modeled errors keep their name (with an Exception suffix); unmodeled ones collapse
             # into the SDK's service exception.
             modeled = code in {"ResourceNotFound", "ResourceLimitExceeded", "ResourceInUse", "ConflictException"}
-            name = f"{service}.{code if code.endswith('Exception') else code + 'Exception'}" if modeled else (
-                f"{service}.{service}Exception"
+            name = (
+                f"{service}.{code if code.endswith('Exception') else code + 'Exception'}"
+                if modeled
+                else (f"{service}.{service}Exception")
             )
             return Fail(name, f"{message} (Service: {service}, Status Code: 400, Request ID: {_request_id()})")
         legacy = {"SageMaker": "AmazonSageMaker", "Glue": "AWSGlue", "Sns": "AmazonSNS"}.get(service, service)
@@ -211,7 +213,9 @@ def endpoint(status: str = "InService", config: str = NEW_CONFIG, failure_reason
     def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Ok:
         name = call.parameters["EndpointName"]
         config_name = (
-            latest_parameter(calls, "sagemaker:createEndpointConfig", "EndpointConfigName") if config == NEW_CONFIG else config
+            latest_parameter(calls, "sagemaker:createEndpointConfig", "EndpointConfigName")
+            if config == NEW_CONFIG
+            else config
         )
         described = {
             "EndpointName": name,
@@ -291,7 +295,7 @@ def model_error(status: int = 400, message: str = '{"error": "no text"}') -> Res
     def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Fail:
         return Fail(
             "SageMakerRuntime.ModelErrorException",
-            f"Received client error ({status}) from primary with message \"{message}\". "
+            f'Received client error ({status}) from primary with message "{message}". '
             f"(Service: SageMakerRuntime, Status Code: 424, Request ID: {_request_id()})",
         )
 

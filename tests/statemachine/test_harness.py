@@ -25,11 +25,19 @@ def _machine(states: dict, start: str) -> dict:
 def test_sync_integrations_moto_cannot_run_are_answered_by_the_scenario():
     definition = _machine(
         {
-            "Clean": _task("glue:startJobRun.sync", {"JobName": "clean", "Arguments": {"--run_id.$": "$$.Execution.Name"}},
-                           ResultPath="$.glue", Next="Train"),
-            "Train": _task("sagemaker:createTrainingJob.sync", {"TrainingJobName.$": "$$.Execution.Name"},
-                           ResultSelector={"accuracy.$": "$.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"},
-                           ResultPath="$.training", End=True),
+            "Clean": _task(
+                "glue:startJobRun.sync",
+                {"JobName": "clean", "Arguments": {"--run_id.$": "$$.Execution.Name"}},
+                ResultPath="$.glue",
+                Next="Train",
+            ),
+            "Train": _task(
+                "sagemaker:createTrainingJob.sync",
+                {"TrainingJobName.$": "$$.Execution.Name"},
+                ResultSelector={"accuracy.$": "$.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"},
+                ResultPath="$.training",
+                End=True,
+            ),
         },
         "Clean",
     )
@@ -50,7 +58,9 @@ def test_sync_integrations_moto_cannot_run_are_answered_by_the_scenario():
 
 
 def test_an_unanswered_call_fails_the_run_and_is_reported():
-    definition = _machine({"Lookup": _task("aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, End=True)}, "Lookup")
+    definition = _machine(
+        {"Lookup": _task("aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, End=True)}, "Lookup"
+    )
     result = run_execution(definition, Scenario("unanswered"))
     assert result.status == "FAILED"
     assert result.error == "Harness.UnmockedCall"
@@ -63,14 +73,21 @@ def test_state_name_answers_win_over_api_answers_and_last_answer_repeats():
     definition = _machine(
         {
             "Lookup": _task("aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, ResultPath="$.a", Next="Poll"),
-            "Poll": _task("aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, ResultPath="$.b", Next="Poll again"),
-            "Poll again": _task("aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, ResultPath="$.c", End=True),
+            "Poll": _task(
+                "aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, ResultPath="$.b", Next="Poll again"
+            ),
+            "Poll again": _task(
+                "aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, ResultPath="$.c", End=True
+            ),
         },
         "Lookup",
     )
     scenario = Scenario(
         "precedence",
-        responses={"Lookup": Ok({"who": "state"}), "sagemaker:describeEndpoint": [Ok({"who": "api-1"}), Ok({"who": "api-2"})]},
+        responses={
+            "Lookup": Ok({"who": "state"}),
+            "sagemaker:describeEndpoint": [Ok({"who": "api-1"}), Ok({"who": "api-2"})],
+        },
     )
     result = run_execution(definition, scenario)
     result.assert_status("SUCCEEDED")
@@ -85,19 +102,31 @@ def test_retries_are_counted_and_their_intervals_recorded_without_sleeping():
             "Lookup": _task(
                 "aws-sdk:sagemaker:describeEndpoint",
                 {"EndpointName": "e"},
-                Retry=[{"ErrorEquals": ["SageMaker.SageMakerException"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2}],
+                Retry=[
+                    {
+                        "ErrorEquals": ["SageMaker.SageMakerException"],
+                        "IntervalSeconds": 5,
+                        "MaxAttempts": 3,
+                        "BackoffRate": 2,
+                    }
+                ],
                 Next="Pause",
             ),
             "Pause": {"Type": "Wait", "Seconds": 600, "End": True},
         },
         "Lookup",
     )
-    scenario = Scenario("retry", responses={"sagemaker:describeEndpoint": [throttled(), throttled(), Ok({"EndpointStatus": "InService"})]})
+    scenario = Scenario(
+        "retry",
+        responses={"sagemaker:describeEndpoint": [throttled(), throttled(), Ok({"EndpointStatus": "InService"})]},
+    )
     result = run_execution(definition, scenario, timeout_seconds=10)
     result.assert_status("SUCCEEDED")
     assert [c.attempt for c in result.calls] == [0, 1, 2]
     assert [(s.kind, s.state, s.seconds) for s in result.sleeps] == [
-        ("retry", "Lookup", 5.0), ("retry", "Lookup", 10.0), ("wait", "Pause", 600.0),
+        ("retry", "Lookup", 5.0),
+        ("retry", "Lookup", 10.0),
+        ("wait", "Pause", 600.0),
     ]
 
 
@@ -108,7 +137,9 @@ def test_aws_sdk_errors_are_named_as_step_functions_names_them():
         },
         "Lookup",
     )
-    result = run_execution(definition, Scenario("not found", responses={"sagemaker:describeEndpoint": endpoint_not_found()}))
+    result = run_execution(
+        definition, Scenario("not found", responses={"sagemaker:describeEndpoint": endpoint_not_found()})
+    )
     assert result.status == "FAILED"
     assert result.error == "SageMaker.SageMakerException"
     assert result.cause.startswith(
