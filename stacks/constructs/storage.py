@@ -24,10 +24,11 @@ def removal_policy(retain: bool) -> RemovalPolicy:
 class AccessLogsBucket(Construct):
     """Target of the data buckets' server access logs.
 
-    Encryption is SSE-S3 on purpose: Amazon S3 server access logging cannot deliver to a target bucket whose default
-    encryption is SSE-KMS with a customer managed key ("Default server-side encryption with AWS KMS keys (SSE-KMS) is
-    not supported for server access logging target buckets", S3 User Guide, "Enabling Amazon S3 server access
-    logging" / "Server access logging FAQ"; see docs/infrastructure.md). Logs are kept on destroy (audit trail) and
+    Encryption is SSE-S3 on purpose: the S3 User Guide states "You can use default bucket encryption on the target
+    bucket only if you use server-side encryption with Amazon S3 managed keys (SSE-S3). Default server-side encryption
+    with AWS Key Management Service (AWS KMS) keys (SSE-KMS) is not supported for server access logging target
+    buckets." (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html, section
+    "Required permissions"; also troubleshooting-server-access-logging.html). Logs are kept on destroy (audit trail) and
     expire after ``access_logs_expiration_days``. The log delivery service is allowed in by a bucket policy scoped to
     the source buckets of this account (CDK's ``serverAccessLogsUseBucketPolicy`` feature flag), not by an ACL.
     It has no access logging of its own (that would loop); cdk-nag's S1 rule accepts a bucket that is the log target
