@@ -129,6 +129,9 @@ def safe_extract(tarball: Path, destination: Path, *, skip_unused: bool = False)
     try:
         with tarfile.open(tarball) as tar:
             members = [m for m in tar.getmembers() if not skip_unused or _wanted_member(m.name)]
+            for member in members:  # refuse outright what the filter would merely rewrite (absolute names)
+                if member.name.startswith(("/", "\\")) or ".." in Path(member.name).parts:
+                    raise tarfile.FilterError(f"{member.name!r} points outside the extraction folder")
             tar.extractall(destination, members=members, filter="data")
     except tarfile.FilterError as exc:
         raise UsageError(f"{tarball}: refused to extract an unsafe member ({exc})") from exc

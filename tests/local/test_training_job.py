@@ -1,0 +1,101 @@
+"""The training launcher renders hyperparameters, environment and channels as the SageMaker container does."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from ds_on_aws.local import training_job
+from ds_on_aws.local.errors import TrainingError, UsageError
+from tests.local.fakes import make_training_dir
+
+
+def test_hyperparameters_are_rendered_like_the_sagemaker_launcher():
+    rendered = training_job.render_hyperparameters({
+        "ngram_max": "3", "C": "2", "use_chars": "true", "name": "abc", "alpha": "1e3",
+        "sagemaker_program": "train.py", "sagemaker_submit_directory": "s3://b/k"})
+    # sorted keys (upper case first), one dash for one-letter keys, JSON-decoded values rendered with str()
+    assert rendered == ["-C", "2", "--alpha", "1000.0", "--name", "abc", "--ngram_max", "3", "--use_chars", "True"]
+
+
+def test_mapping_values_are_rendered_as_key_value_pairs():
+    assert training_job.render_hyperparameters({"opts": '{"b": 2, "a": 1}'}) == ["--opts", "a=1,b=2"]
+
+
+def test_hyperparameter_flags_need_key_equals_value():
+    assert training_job.parse_hyperparameter_flags(["C=0.5", "x=a=b"]) == {"C": "0.5", "x": "a=b"}
+    with pytest.raises(UsageError, match="KEY=VALUE"):
+        training_job.parse_hyperparameter_flags(["C"])
+
+
+def test_metrics_are_parsed_with_the_metric_definitions_last_value_wins():
+    metrics = training_job.parse_metrics([
+        "validation:accuracy=0.5\n", "log prefix validation:accuracy=0.91 validation:f1=0.90\n",
+        "test:roc_auc=0.97", "validation:accuracy=abc", "train:loss=0.1"])
+    assert metrics == {"validation:accuracy": 0.91, "validation:f1": 0.90, "test:roc_auc": 0.97}
+
+
+@pytest.fixture()
+def channels(tmp_path):
+    result = {}
+    for name in ("train", "validation"):
+        folder = tmp_path / "curated" / name
+        folder.mkdir(parents=True)
+        (folder / "part-00000.json").write_text('{"text": "x", "label": 1}\n')
+        result[name] = folder
+    return result
+
+
+def test_train_py_runs_in_the_code_folder_with_the_container_environment(tmp_path, channels):
+    training_dir = make_training_dir(tmp_path / "training")
+    layout = training_job.TrainingLayout(tmp_path / "run" / "sagemaker", tmp_path / "run" / "model")
+    lines: list[str] = []
+    result = training_job.run_training(layout, {"C": "2.0", "ngram_max": "2"}, channels, echo=lines.append,
+                                       training_dir=training_dir)
+    launch = json.loads((layout.model_dir / "launch.json").read_text())
+    assert launch["argv"] == ["-C", "2.0", "--ngram_max", "2"]
+    assert launch["cwd"] == str(layout.code_dir)
+    assert launch["normalized"] == "a b"  # review_text is importable from the code folder
+    env = launch["env"]
+    assert env["SM_CHANNEL_TRAIN"] == str(channels["train"])
+    assert env["SM_CHANNEL_VALIDATION"] == str(channels["validation"])
+    assert "SM_CHANNEL_TEST" not in env
+    assert env["SM_MODEL_DIR"] == str(layout.model_dir)
+    assert json.loads(env["SM_HPS"]) == {"C": 2.0, "ngram_max": 2}
+    assert json.loads(env["SM_CHANNELS"]) == ["train", "validation"]
+    assert env["SM_CURRENT_HOST"] == "algo-1" and int(env["SM_NUM_CPUS"]) >= 1
+    assert (layout.code_dir / "review_text.py").is_file() and (layout.code_dir / "inference.py").is_file()
+    assert json.loads((layout.input_dir / "config" / "hyperparameters.json").read_text()) == {"C": "2.0",
+                                                                                             "ngram_max": "2"}
+    assert result.metrics == {"validation:accuracy": 0.91, "validation:f1": 0.905, "validation:roc_auc": 0.97}
+    assert any("validation:accuracy=0.9100" in line for line in lines)  # output streamed
+    assert "validation:roc_auc=0.97" in layout.log_file.read_text()
+
+
+def test_a_failing_training_script_reports_its_failure_file(tmp_path, channels):
+    training_dir = make_training_dir(tmp_path / "training")
+    layout = training_job.TrainingLayout(tmp_path / "run" / "sagemaker", tmp_path / "run" / "model")
+    with pytest.raises(TrainingError, match="--fail was asked for"):
+        training_job.run_training(layout, {"fail": ""}, channels, echo=lambda line: None, training_dir=training_dir)
+
+
+def test_model_tarball_holds_the_model_dir_at_its_root_and_is_reproducible(tmp_path):
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "model.joblib").write_bytes(b"weights")
+    (model / "metrics.json").write_text("{}")
+    (model / "sub" / "extra.txt").write_text("x")
+    first = training_job.package_model(model, tmp_path / "a" / "model.tar.gz")
+    second = training_job.package_model(model, tmp_path / "b" / "model.tar.gz")
+    assert first.read_bytes() == second.read_bytes()
+    with tarfile.open(first) as tar:
+        assert sorted(tar.getnames()) == ["metrics.json", "model.joblib", "sub/extra.txt"]
+        assert tar.extractfile("model.joblib").read() == b"weights"
+
+
+def test_an_empty_model_dir_is_an_error(tmp_path):
+    (tmp_path / "model").mkdir()
+    with pytest.raises(TrainingError, match="no files"):
+        training_job.package_model(tmp_path / "model", tmp_path / "model.tar.gz")
