@@ -24,7 +24,9 @@ class DataStack(Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs) -> None:
-        super().__init__(scope, construct_id, description=f"{config.project_name}: data buckets, KMS key, catalog", **kwargs)
+        super().__init__(
+            scope, construct_id, description=f"{config.project_name}: data buckets, KMS key, catalog", **kwargs
+        )
         self.config = config
         retain = config.retain_data_on_destroy
 

@@ -60,7 +60,9 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> CfnResource
     ``AwsSolutions-IAM5[Resource::*]``. cdk-nag 3 matches it exactly (no prefixes, no patterns).
     """
     if not _RULE_ID.match(rule_id):
-        raise AcknowledgmentError(f"{rule_id!r}: expected one AwsSolutions rule id such as 'AwsSolutions-IAM5[Resource::*]'")
+        raise AcknowledgmentError(
+            f"{rule_id!r}: expected one AwsSolutions rule id such as 'AwsSolutions-IAM5[Resource::*]'"
+        )
     reason = " ".join(reason.split())
     if len(reason) < MIN_REASON_CHARS:
         raise AcknowledgmentError(

@@ -52,7 +52,9 @@ class AccessLogsBucket(Construct):
                     id="expire-access-logs",
                     expiration=Duration.days(storage.access_logs_expiration_days),
                     noncurrent_version_expiration=Duration.days(storage.noncurrent_version_expiration_days),
-                    abort_incomplete_multipart_upload_after=Duration.days(storage.abort_incomplete_multipart_upload_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(
+                        storage.abort_incomplete_multipart_upload_days
+                    ),
                 )
             ],
         )
@@ -93,7 +95,9 @@ class DataBucket(Construct):
                 s3.LifecycleRule(
                     id="expire-noncurrent-versions",
                     noncurrent_version_expiration=Duration.days(storage.noncurrent_version_expiration_days),
-                    abort_incomplete_multipart_upload_after=Duration.days(storage.abort_incomplete_multipart_upload_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(
+                        storage.abort_incomplete_multipart_upload_days
+                    ),
                 )
             ],
         )

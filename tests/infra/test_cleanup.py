@@ -30,13 +30,15 @@ def tags(stack: str | None) -> list[dict]:
 
 def create_chain(client, name: str, stack: str | None) -> None:
     """A model, an endpoint config and an endpoint named ``name``, tagged for ``stack`` (or with another tag)."""
-    client.create_model(
-        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}, Tags=tags(stack)
-    )
+    client.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}, Tags=tags(stack))
     client.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
-            {"VariantName": "AllTraffic", "ModelName": name, "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 5}}
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "ServerlessConfig": {"MemorySizeInMB": 3072, "MaxConcurrency": 5},
+            }
         ],
         Tags=tags(stack),
     )
@@ -145,7 +147,9 @@ def test_unknown_request_type_is_an_error(sagemaker):
 
 def not_found(stubber: Stubber, method: str, name: str) -> None:
     stubber.add_client_error(
-        method, service_error_code="ValidationException", service_message=f'Could not find endpoint "{name}".',
+        method,
+        service_error_code="ValidationException",
+        service_message=f'Could not find endpoint "{name}".',
         expected_params={"EndpointName": name},
     )
 
@@ -172,8 +176,10 @@ def test_waits_for_an_endpoint_that_is_still_creating_then_deleting():
         # poll 1: Creating -> delete refused -> still there
         described(stubber, name, "Creating")
         stubber.add_client_error(
-            "delete_endpoint", service_error_code="ValidationException",
-            service_message="Cannot update in-progress endpoint", expected_params={"EndpointName": name},
+            "delete_endpoint",
+            service_error_code="ValidationException",
+            service_message="Cannot update in-progress endpoint",
+            expected_params={"EndpointName": name},
         )
         described(stubber, name, "Creating")
         # poll 2: InService -> delete accepted -> Deleting
@@ -198,7 +204,9 @@ def test_gives_up_with_a_message_naming_the_endpoint_when_time_runs_out():
         described(stubber, name, "Deleting")
         described(stubber, name, "Deleting")
         with pytest.raises(runtime.TeardownError, match="ds-on-aws-stuck"):
-            runtime.delete_endpoints_and_wait(client, [name], runtime.Summary(), time_left=lambda: 1.0, sleep=lambda s: None)
+            runtime.delete_endpoints_and_wait(
+                client, [name], runtime.Summary(), time_left=lambda: 1.0, sleep=lambda s: None
+            )
 
 
 def test_unexpected_sagemaker_errors_are_not_swallowed():
@@ -226,7 +234,9 @@ def capture(requests: list):
 
 def test_response_is_a_put_to_the_presigned_url_with_a_stable_physical_id():
     requests: list = []
-    runtime.send_response(event("Update", physical_id="teardown-sagemaker-X"), "SUCCESS", data={"Count": "0"}, opener=capture(requests))
+    runtime.send_response(
+        event("Update", physical_id="teardown-sagemaker-X"), "SUCCESS", data={"Count": "0"}, opener=capture(requests)
+    )
     (request,) = requests
     body = json.loads(request.data)
     assert request.get_method() == "PUT" and request.full_url.startswith("https://cloudformation-custom-resource")
@@ -257,3 +267,80 @@ def test_handler_answers_failed_with_the_cause_and_success_after_a_teardown(sage
     assert failed["Status"] == "FAILED" and "TeardownError: refusing to tear down" in failed["Reason"]
     assert succeeded["Status"] == "SUCCESS" and succeeded["Data"]["Count"] == "3"
     assert names(sagemaker)["endpoints"] == set()
+
+
+# --- the construct's template ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def teardown_template(cdk_context, tmp_path_factory) -> dict:
+    """The construct alone in a stack, with a stand-in for the state machine that must be deleted before it."""
+    from aws_cdk import App, CfnWaitConditionHandle, Stack
+
+    from stacks.constructs.cleanup import TeardownSageMakerResources
+    from stacks.nag import enable_nag_checks
+    from tests.infra.conftest import synthesize_or_explain
+
+    outdir = tmp_path_factory.mktemp("cdk.out.teardown")
+    app = App(context=cdk_context, outdir=str(outdir))
+    stack = Stack(app, "TeardownProbe")
+    teardown = TeardownSageMakerResources(stack, "TeardownSageMaker", stack_tag=stack.stack_name, name_prefix=PREFIX)
+    teardown.runs_after_deletion_of(CfnWaitConditionHandle(stack, "StandInStateMachine"))
+    enable_nag_checks(app)  # the construct's own acknowledgments must cover its findings
+    synthesize_or_explain(app, outdir)
+    return json.loads((outdir / "TeardownProbe.template.json").read_text())
+
+
+def of_type(template: dict, resource_type: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def test_custom_resource_passes_tag_and_prefix_and_is_served_by_the_function(teardown_template):
+    ((cr_id, cr),) = of_type(teardown_template, "Custom::TeardownSageMakerResources").items()
+    ((fn_id, fn),) = of_type(teardown_template, "AWS::Lambda::Function").items()
+    props = cr["Properties"]
+    assert props["ServiceToken"] == {"Fn::GetAtt": [fn_id, "Arn"]}
+    assert props["StackTag"] == "TeardownProbe" and props["NamePrefix"] == PREFIX
+    assert str(props["ServiceTimeout"]) == "960"  # CloudFormation gives up after 16 min, not the default hour
+    assert fn["Properties"]["Runtime"] == "python3.14" and fn["Properties"]["Handler"] == "index.handler"
+    assert fn["Properties"]["Timeout"] == 900
+    assert teardown_template["Resources"]["StandInStateMachine"]["DependsOn"] == [cr_id]
+
+
+def test_teardown_role_is_inline_and_scoped_to_prefix_and_tag(teardown_template):
+    assert not of_type(teardown_template, "AWS::IAM::Policy"), "a separate policy could be deleted before the teardown"
+    ((_, role),) = of_type(teardown_template, "AWS::IAM::Role").items()
+    assert "ManagedPolicyArns" not in role["Properties"]
+    (policy,) = role["Properties"]["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert set(statements) == {
+        "ListSageMakerResources",
+        "ReadPipelineResources",
+        "DeleteTaggedPipelineEndpoints",
+        "DeleteTaggedPipelineEndpointConfigs",
+        "DeleteTaggedPipelineModels",
+        "WriteOwnLogs",
+    }
+    listing = statements.pop("ListSageMakerResources")
+    assert listing["Resource"] == "*"
+    assert sorted(listing["Action"]) == [
+        "sagemaker:ListEndpointConfigs",
+        "sagemaker:ListEndpoints",
+        "sagemaker:ListModels",
+    ]
+    for sid, kind, action in (
+        ("DeleteTaggedPipelineEndpoints", "endpoint", "sagemaker:DeleteEndpoint"),
+        ("DeleteTaggedPipelineEndpointConfigs", "endpoint-config", "sagemaker:DeleteEndpointConfig"),
+        ("DeleteTaggedPipelineModels", "model", "sagemaker:DeleteModel"),
+    ):
+        statement = statements[sid]
+        assert statement["Action"] == action
+        assert statement["Condition"] == {"StringEquals": {"aws:ResourceTag/ds-on-aws:stack": "TeardownProbe"}}
+        assert json.dumps(statement["Resource"]).endswith(f':{kind}/{PREFIX}*"]]}}')
+    for statement in statements.values():
+        assert statement["Resource"] != "*", statement["Sid"]
+
+
+def test_teardown_logs_are_kept_for_a_limited_time(teardown_template):
+    ((_, group),) = of_type(teardown_template, "AWS::Logs::LogGroup").items()
+    assert group["Properties"]["RetentionInDays"] == 30

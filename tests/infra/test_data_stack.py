@@ -68,7 +68,9 @@ def test_data_key_rotates_is_retained_and_lets_only_this_accounts_log_groups_use
     key = data_template["Resources"][key_logical_id]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain" and key["UpdateReplacePolicy"] == "Retain"
-    logs = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogsOfThisAccount"]
+    logs = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowCloudWatchLogsOfThisAccount"
+    ]
     assert len(logs) == 1
     condition = json.dumps(logs[0]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])
     assert "AWS::AccountId" in condition and "AWS::Region" in condition and "log-group:*" in condition
@@ -104,7 +106,9 @@ def test_every_bucket_is_versioned_private_and_owner_enforced(buckets, name):
 def test_every_bucket_denies_plain_http_and_tls_below_1_2(data_template, buckets, name):
     statements = policy_statements_of(data_template, buckets[name][0])
     denies = [s for s in statements if s["Effect"] == "Deny"]
-    assert any(s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in denies)
+    assert any(
+        s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} and s["Action"] == "s3:*" for s in denies
+    )
     assert any(s.get("Condition") == {"NumericLessThan": {"s3:TlsVersion": 1.2}} for s in denies)
     for statement in denies:
         assert statement["Principal"] == {"AWS": "*"}
@@ -126,7 +130,9 @@ def test_data_bucket_lifecycle_expires_noncurrent_versions_and_aborts_uploads(bu
     (rule,) = buckets[name][1]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": storage.noncurrent_version_expiration_days}
-    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": storage.abort_incomplete_multipart_upload_days}
+    assert rule["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": storage.abort_incomplete_multipart_upload_days
+    }
     assert "ExpirationInDays" not in rule, "current data versions must never expire"
 
 
@@ -182,13 +188,17 @@ def test_reviews_table_schema_location_and_partition_projection(data_template, b
     table_input = table["Properties"]["TableInput"]
     assert table["Properties"]["DatabaseName"] == "ds_on_aws"
     assert table_input["Name"] == "reviews" and table_input["TableType"] == "EXTERNAL_TABLE"
-    assert [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]] == [
-        ("review_id", "string"), ("text", "string"), ("label", "int"), ("rating", "int")
-    ] == list(REVIEW_COLUMNS)
+    assert (
+        [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
+        == [("review_id", "string"), ("text", "string"), ("label", "int"), ("rating", "int")]
+        == list(REVIEW_COLUMNS)
+    )
     assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == [("run_id", "string"), ("split", "string")]
     assert list(PARTITION_KEYS) == [("run_id", "string"), ("split", "string")]
     descriptor = table_input["StorageDescriptor"]
-    assert descriptor["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    assert (
+        descriptor["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    )
     assert descriptor["InputFormat"].endswith("MapredParquetInputFormat")
     curated_ref = {"Ref": buckets["Curated"][0]}
     assert descriptor["Location"] == {"Fn::Join": ["", ["s3://", curated_ref, "/tables/reviews/"]]}

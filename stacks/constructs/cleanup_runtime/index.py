@@ -47,7 +47,9 @@ class Kind:
     name_param: str
 
 
-ENDPOINT = Kind("endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn", "delete_endpoint", "EndpointName")
+ENDPOINT = Kind(
+    "endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn", "delete_endpoint", "EndpointName"
+)
 ENDPOINT_CONFIG = Kind(
     "endpoint config",
     "list_endpoint_configs",
@@ -79,7 +81,10 @@ def is_not_found(error: Exception) -> bool:
     """SageMaker says "Could not find ..." (ValidationException) for a resource that does not exist (any more)."""
     response = getattr(error, "response", None) or {}
     err = response.get("Error", {})
-    return err.get("Code") in ("ValidationException", "ResourceNotFound") and "could not find" in err.get("Message", "").lower()
+    return (
+        err.get("Code") in ("ValidationException", "ResourceNotFound")
+        and "could not find" in err.get("Message", "").lower()
+    )
 
 
 def has_stack_tag(client, arn: str, stack_tag: str) -> bool:
@@ -179,7 +184,9 @@ def teardown(
 ) -> Summary:
     """Remove this stack's endpoints (waiting for them), then endpoint configs, then models."""
     if not stack_tag or not name_prefix:
-        raise TeardownError(f"refusing to tear down without both a stack tag ({stack_tag!r}) and a name prefix ({name_prefix!r})")
+        raise TeardownError(
+            f"refusing to tear down without both a stack tag ({stack_tag!r}) and a name prefix ({name_prefix!r})"
+        )
     summary = Summary()
     endpoints = find_owned(client, ENDPOINT, name_prefix, stack_tag)
     delete_endpoints_and_wait(client, endpoints, summary, time_left=time_left, sleep=sleep, poll_seconds=poll_seconds)
@@ -225,7 +232,11 @@ def handle(event: dict, client, *, time_left: Callable[[], float], sleep: Callab
         raise TeardownError(f"unknown RequestType {request_type!r}")
     props = event.get("ResourceProperties", {})
     summary = teardown(
-        client, stack_tag=props.get("StackTag", ""), name_prefix=props.get("NamePrefix", ""), time_left=time_left, sleep=sleep
+        client,
+        stack_tag=props.get("StackTag", ""),
+        name_prefix=props.get("NamePrefix", ""),
+        time_left=time_left,
+        sleep=sleep,
     )
     return summary.as_data()
 
