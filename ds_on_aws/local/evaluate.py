@@ -30,7 +30,7 @@ def read_channel(folder: Path) -> list[dict]:
 
 def positive_probability(prediction: dict) -> float:
     """P(positive) from one prediction: ``score`` is the probability of the predicted ``label``."""
-    for key in ("positive_score", "probability_positive"):
+    for key in ("positive_probability", "positive_score"):
         if isinstance(prediction.get(key), (int, float)):
             return float(prediction[key])
     score = float(prediction["score"])

@@ -171,7 +171,7 @@ def quarantine_reasons(report: Mapping) -> dict[str, int]:
     for key in ("reject_reasons", "quarantine_reasons", "quarantined_by_reason", "reasons"):
         value = report.get(key)
         if isinstance(value, Mapping):
-            return {str(k): int(v) for k, v in value.items() if isinstance(v, (int, float))}
+            return {str(k): int(v) for k, v in value.items() if isinstance(v, (int, float)) and v > 0}
     return {}
 
 
