@@ -83,7 +83,6 @@ def format_validation_report(report: dict) -> str:
     for plugin in report.get("pluginReports", []):
         for violation in plugin.get("violations", []):
             for construct in violation.get("violatingConstructs", []):
-                lines.append(
-                    f"{violation.get('ruleName')}  {construct.get('constructPath')}  {violation.get('description', '').strip()}"
-                )
+                summary = violation.get("description", "").strip().split(". ")[0].rstrip(".")
+                lines.append(f"{violation.get('ruleName')}  {construct.get('constructPath')}  ({summary})")
     return "\n".join(sorted(lines))
