@@ -1,0 +1,381 @@
+"""Hosting fragment of the state machine: model -> endpoint config -> create or update -> wait -> smoke test -> record.
+
+Reads ``$.run`` (names, tags, endpoint name), ``$.training.model_data_url``, ``$.gate.accuracy`` and ``$.live``
+(``exists``); ends in a success notification. Every task is protected by the shared ``FailureHandler``.
+
+Safety rules (ARCHITECTURE.md "A failure never deletes or degrades the live endpoint"):
+* the live endpoint is only ever *updated* to a new, complete endpoint config; SageMaker keeps serving the old one
+  until the new one is InService, and rolls back to it if the update fails;
+* an update that rolled back (InService again, but on the OLD config) is reported as a failure;
+* the only delete is of an endpoint this very run created (first run) that ended ``Failed``: it serves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from ds_on_aws.config import EndpointConfig
+from stacks.constructs.notifications import FailureHandler, Notifications
+from stacks.constructs.training import TrainingCode
+
+ACCURACY_TAG = "ds-on-aws:validation-accuracy"
+VARIANT_NAME = "AllTraffic"
+WAITING_STATUSES = ("Creating", "Updating", "SystemUpdating", "RollingBack")
+SMOKE_TEST_BODY = json.dumps(
+    {"instances": ["A wonderful film, moving and beautifully acted.", "Dull, badly written and far too long."]}
+)
+
+
+def production_variant(config: EndpointConfig) -> dict:
+    """The one production variant: serverless by default, instance-backed when ``endpoint.mode`` is ``instance``."""
+    variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at("$.run.names.model")}
+    if config.mode == "serverless":
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": config.serverless_memory_mb,
+            "MaxConcurrency": config.serverless_max_concurrency,
+        }
+    else:
+        variant.update(
+            {
+                "InstanceType": config.instance_type,
+                "InitialInstanceCount": config.initial_instance_count,
+                "InitialVariantWeight": 1,
+            }
+        )
+    return variant
+
+
+class EndpointDeployment(Construct):
+    """Builds the hosting chain; ``start`` is its first state."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EndpointConfig,
+        key: kms.IKey,
+        image_uri: str,
+        code: TrainingCode,
+        model_role: iam.IRole,
+        notifications: Notifications,
+        failures: FailureHandler,
+        endpoint_arns: list[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        s = scope  # states live in the state machine's scope so their names stay readable
+        protect = failures.protect
+
+        create_model = protect(
+            tasks.SageMakerCreateModel(
+                s,
+                "Create model",
+                model_name=sfn.JsonPath.string_at("$.run.names.model"),
+                primary_container=tasks.ContainerDefinition(
+                    image=tasks.DockerImage.from_registry(image_uri),
+                    mode=tasks.Mode.SINGLE_MODEL,
+                    model_s3_location=tasks.S3Location.from_json_expression("$.training.model_data_url"),
+                    environment_variables=sfn.TaskInput.from_object(
+                        {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": code.s3_uri,
+                            # pip's inverted spelling: do not build in isolation (no setuptools download offline).
+                            "PIP_NO_BUILD_ISOLATION": "false",
+                            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                        }
+                    ),
+                ),
+                enable_network_isolation=True,
+                role=model_role,
+                tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            "Create model",
+            retry_services=["sagemaker"],
+        )
+
+        endpoint_config_parameters: dict = {
+            "EndpointConfigName": sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+            "ProductionVariants": [production_variant(config)],
+            "Tags": sfn.JsonPath.list_at("$.run.tags"),
+        }
+        if config.mode == "instance":
+            # Serverless variants take no volume key; instance volumes are encrypted with the data key.
+            endpoint_config_parameters["KmsKeyId"] = key.key_arn
+        create_config = protect(
+            tasks.CallAwsService(
+                s,
+                "Create endpoint config",
+                comment=f"{config.mode} endpoint config (the L2 task has no ServerlessConfig, hence the SDK call)",
+                service="sagemaker",
+                action="createEndpointConfig",
+                parameters=endpoint_config_parameters,
+                iam_resources=["*"],  # the state machine role is written explicitly; see PipelineStateMachine
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            "Create endpoint config",
+            retry_services=["sagemaker"],
+        )
+
+        create_endpoint = protect(
+            tasks.SageMakerCreateEndpoint(
+                s,
+                "Create endpoint",
+                endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
+                endpoint_config_name=sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+                tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            "Create endpoint",
+            retry_services=["sagemaker"],
+        )
+        update_endpoint = protect(
+            tasks.SageMakerUpdateEndpoint(
+                s,
+                "Update live endpoint",
+                endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
+                endpoint_config_name=sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            "Update live endpoint",
+            retry_services=["sagemaker"],
+        )
+
+        start_wait = sfn.Pass(s, "Start waiting", parameters={"attempt": 0}, result_path="$.wait")
+        wait = sfn.Wait(s, "Wait for endpoint", time=sfn.WaitTime.duration(Duration.seconds(config.wait_seconds)))
+        describe = protect(
+            tasks.CallAwsService(
+                s,
+                "Describe endpoint",
+                service="sagemaker",
+                action="describeEndpoint",
+                parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
+                iam_resources=endpoint_arns,
+                result_path="$.endpoint",
+            ),
+            "Describe endpoint",
+            retry_services=["sagemaker"],
+        )
+        count = sfn.Pass(
+            s,
+            "Count wait attempt",
+            parameters={"attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.wait.attempt"), 1)},
+            result_path="$.wait",
+        )
+
+        smoke_test = protect(
+            tasks.CallAwsService(
+                s,
+                "Smoke test endpoint",
+                comment="Two short reviews through the new model; a 4xx/5xx or a body without predictions fails the run.",
+                service="sagemakerruntime",
+                action="invokeEndpoint",
+                iam_action="sagemaker:InvokeEndpoint",
+                parameters={
+                    "EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name"),
+                    "ContentType": "application/json",
+                    "Accept": "application/json",
+                    "Body": SMOKE_TEST_BODY,
+                },
+                iam_resources=endpoint_arns,
+                result_selector={"body": sfn.JsonPath.string_at("$.Body")},
+                result_path="$.smoke_test",
+                task_timeout=sfn.Timeout.duration(Duration.minutes(2)),
+            ),
+            "Smoke test endpoint",
+            retry_services=["sagemakerruntime"],
+            # A serverless endpoint's first request may time out or meet a cold worker: a few slow retries.
+            extra_retries=[
+                sfn.RetryProps(
+                    errors=["SageMakerRuntime.ModelErrorException", "States.Timeout"],
+                    interval=Duration.seconds(20),
+                    backoff_rate=2.0,
+                    max_attempts=3,
+                    jitter_strategy=sfn.JitterType.FULL,
+                )
+            ],
+        )
+
+        record = protect(
+            tasks.CallAwsService(
+                s,
+                "Record live model accuracy",
+                comment=f"Tag {ACCURACY_TAG}: the next run's model must not be worse than this one.",
+                service="sagemaker",
+                action="addTags",
+                parameters={
+                    "ResourceArn": sfn.JsonPath.string_at("$.endpoint.EndpointArn"),
+                    "Tags": [
+                        {"Key": ACCURACY_TAG, "Value": sfn.JsonPath.string_at("$.gate.accuracy")},
+                        {"Key": "ds-on-aws:model", "Value": sfn.JsonPath.string_at("$.run.names.model")},
+                        {"Key": "ds-on-aws:deployed-by", "Value": sfn.JsonPath.execution_name},
+                    ],
+                },
+                iam_resources=endpoint_arns,
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            "Record live model accuracy",
+            retry_services=["sagemaker"],
+        )
+        notify_success = protect(
+            notifications.publish(
+                s,
+                "Notify deployed",
+                subject="ds-on-aws: new model deployed",
+                message=sfn.TaskInput.from_text(
+                    sfn.JsonPath.format(
+                        "Run {} deployed model {} (validation accuracy {}) to endpoint {}.",
+                        sfn.JsonPath.execution_name,
+                        sfn.JsonPath.string_at("$.run.names.model"),
+                        sfn.JsonPath.string_at("$.gate.accuracy"),
+                        sfn.JsonPath.string_at("$.run.endpoint_name"),
+                    )
+                ),
+            ),
+            "Notify deployed",
+            retry_services=["sns"],
+        )
+        done = sfn.Succeed(s, "Deployed")
+
+        delete_failed_new = protect(
+            tasks.CallAwsService(
+                s,
+                "Delete failed new endpoint",
+                comment="Only an endpoint this run created (no live endpoint before) and that ended Failed: it serves nothing.",
+                service="sagemaker",
+                action="deleteEndpoint",
+                parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
+                iam_resources=endpoint_arns,
+                result_path=sfn.JsonPath.DISCARD,
+            ),
+            "Delete failed new endpoint",
+            retry_services=["sagemaker"],
+        )
+        endpoint_json = sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint"))
+        failed_new = failures.reject(
+            "Endpoint deployment",
+            error="EndpointFailed",
+            message=sfn.JsonPath.format("The new endpoint ended Failed and was deleted: {}", endpoint_json),
+        )
+        delete_failed_new.next(failed_new)
+        failed_update = sfn.Pass(
+            s,
+            "Endpoint update failed",
+            parameters={
+                "step": "Endpoint deployment",
+                "error": "EndpointFailed",
+                "message": sfn.JsonPath.format("The endpoint update ended Failed: {}", endpoint_json),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+        rolled_back = sfn.Pass(
+            s,
+            "Endpoint update rolled back",
+            parameters={
+                "step": "Endpoint deployment",
+                "error": "EndpointUpdateRolledBack",
+                "message": sfn.JsonPath.format(
+                    "The endpoint is InService on config {} instead of {}: the update failed and SageMaker rolled back "
+                    "to the previous model, which keeps serving. {}",
+                    sfn.JsonPath.string_at("$.endpoint.EndpointConfigName"),
+                    sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+                    endpoint_json,
+                ),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+        timed_out = sfn.Pass(
+            s,
+            "Endpoint wait timed out",
+            parameters={
+                "step": "Endpoint deployment",
+                "error": "EndpointTimeout",
+                "message": sfn.JsonPath.format(
+                    "The endpoint was not InService after {} checks {} s apart; last status: {}",
+                    sfn.JsonPath.string_at("$.wait.attempt"),
+                    str(config.wait_seconds),
+                    sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+                ),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+        unexpected = sfn.Pass(
+            s,
+            "Endpoint status unexpected",
+            parameters={
+                "step": "Endpoint deployment",
+                "error": "EndpointUnexpectedStatus",
+                "message": sfn.JsonPath.format("Unexpected endpoint status: {}", endpoint_json),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+        smoke_failed = sfn.Pass(
+            s,
+            "Smoke test answer invalid",
+            parameters={
+                "step": "Smoke test endpoint",
+                "error": "SmokeTestFailed",
+                "message": sfn.JsonPath.format(
+                    "The endpoint answered without predictions: {}", sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test"))
+                ),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+
+        status = "$.endpoint.EndpointStatus"
+        ready = (
+            sfn.Choice(s, "Endpoint ready?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals(status, "InService"),
+                    sfn.Condition.string_equals_json_path("$.endpoint.EndpointConfigName", "$.run.names.endpoint_config"),
+                ),
+                smoke_test,
+            )
+            .when(sfn.Condition.string_equals(status, "InService"), rolled_back)
+            .when(
+                sfn.Condition.and_(sfn.Condition.string_equals(status, "Failed"), sfn.Condition.boolean_equals("$.live.exists", False)),
+                delete_failed_new,
+            )
+            .when(sfn.Condition.string_equals(status, "Failed"), failed_update)
+            .when(sfn.Condition.number_greater_than_equals("$.wait.attempt", config.max_wait_attempts), timed_out)
+            .when(sfn.Condition.or_(*[sfn.Condition.string_equals(status, s_) for s_ in WAITING_STATUSES]), wait)
+            .otherwise(unexpected)
+        )
+        smoke_ok = (
+            sfn.Choice(s, "Smoke test answered?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_string("$.smoke_test.body"),
+                    sfn.Condition.string_matches("$.smoke_test.body", "*predictions*"),
+                ),
+                record,
+            )
+            .otherwise(smoke_failed)
+        )
+        smoke_test.next(smoke_ok)
+        record.next(notify_success)
+        notify_success.next(done)
+
+        start_wait.next(wait)
+        wait.next(describe)
+        describe.next(count)
+        count.next(ready)
+        create_endpoint.next(start_wait)
+        update_endpoint.next(start_wait)
+        create_or_update = (
+            sfn.Choice(s, "Live endpoint exists?")
+            .when(sfn.Condition.boolean_equals("$.live.exists", True), update_endpoint)
+            .otherwise(create_endpoint)
+        )
+        create_model.next(create_config)
+        create_config.next(create_or_update)
+        self.start: sfn.IChainable = create_model
+

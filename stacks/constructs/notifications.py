@@ -1,0 +1,170 @@
+"""Notifications and the ONE failure path of the state machine.
+
+Every task of the pipeline is wired here with ``FailureHandler.protect(task, step)``: transient errors are retried
+with exponential backoff and full jitter, and anything else is caught, described (step, error, cause), published on
+the SNS topic and ends the execution in a ``Fail`` state whose cause names the step. Error handling is written once,
+as in the aws-solutions projects (one failure fragment attached everywhere), instead of per task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+# Error names Step Functions reports for throttling and temporary unavailability. Optimized integrations and the
+# AWS SDK integrations name errors "<Service>.<ExceptionName>" (with the "Exception" suffix), see
+# https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html . Client errors
+# (validation, access denied, quota) are deliberately NOT here: retrying them only delays the failure notice.
+TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
+    "glue": (
+        "Glue.ConcurrentRunsExceededException",
+        "Glue.ThrottlingException",
+        "Glue.InternalServiceException",
+        "Glue.OperationTimeoutException",
+    ),
+    "sagemaker": (
+        "SageMaker.ThrottlingException",
+        "SageMaker.ServiceUnavailableException",
+        "SageMaker.InternalFailureException",
+    ),
+    "sagemakerruntime": (
+        "SageMakerRuntime.ThrottlingException",
+        "SageMakerRuntime.ServiceUnavailableException",
+        "SageMakerRuntime.InternalFailureException",
+        "SageMakerRuntime.ModelNotReadyException",
+    ),
+    "sns": ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"),
+}
+
+FAILURE_PATH = "$.failure"
+
+
+def transient_retry(service: str) -> sfn.RetryProps:
+    """Retry policy for ``service``'s transient errors: 5 s, doubling, at most 2 min apart, full jitter, 6 tries."""
+    return sfn.RetryProps(
+        errors=list(TRANSIENT_ERRORS[service]),
+        interval=Duration.seconds(5),
+        backoff_rate=2.0,
+        max_attempts=6,
+        max_delay=Duration.minutes(2),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+
+
+class Notifications(Construct):
+    """The pipeline's SNS topic (KMS-encrypted with the data key), optionally with an e-mail subscription."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, project_name: str, email: str = "") -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            display_name=f"{project_name} pipeline",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def publish(self, scope: Construct, construct_id: str, *, subject: str, message: sfn.TaskInput, result_path: str = sfn.JsonPath.DISCARD) -> tasks.SnsPublish:
+        """An SNS publish task on this topic (the state machine role may publish to this topic only)."""
+        return tasks.SnsPublish(
+            scope,
+            construct_id,
+            topic=self.topic,
+            subject=subject[:100],
+            message=message,
+            result_path=result_path,
+        )
+
+
+class FailureHandler(Construct):
+    """The shared failure path: describe -> notify (SNS) -> Fail, attached to every task with ``protect``.
+
+    Each protected task gets its own small ``Pass`` state ("<step> failed") that records which step failed, because
+    a ``Catch`` does not tell the next state where the error came from; all of them continue into the same notify and
+    ``Fail`` states. The ``Fail`` state's error is the original error name (e.g. ``States.TaskFailed``) and its cause
+    reads "<step> failed: <error>: <cause>", which is what on-call sees in the console and the notification.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, notifications: Notifications) -> None:
+        super().__init__(scope, construct_id)
+        self._scope = scope
+        self.fail = sfn.Fail(
+            scope,
+            "Run failed",
+            comment="Ends the execution as FAILED; the cause names the failed step, error and cause.",
+            error_path=f"{FAILURE_PATH}.error",
+            cause_path=f"{FAILURE_PATH}.message",
+        )
+        self.notify = notifications.publish(
+            scope,
+            "Notify failure",
+            subject="ds-on-aws: pipeline run FAILED",
+            message=sfn.TaskInput.from_json_path_at(f"{FAILURE_PATH}.message"),
+        )
+        self.notify.add_retry(**vars_of(transient_retry("sns")))
+        # If even the notification fails, still end as FAILED with the original cause (no loop back into the handler).
+        self.notify.add_catch(self.fail, errors=["States.ALL"], result_path="$.notify_error")
+        self.notify.next(self.fail)
+        self.entry: sfn.IChainable = self.notify
+
+    def describe(self, step: str, *, error: str, cause: str, state_name: str | None = None) -> sfn.Pass:
+        """A ``Pass`` that sets ``$.failure`` for ``step`` from JSONPaths ``error`` and ``cause``, then notifies."""
+        describe = sfn.Pass(
+            self._scope,
+            state_name or f"{step} failed",
+            parameters={
+                "step": step,
+                "error": sfn.JsonPath.string_at(error),
+                "message": sfn.JsonPath.format(
+                    "{} failed: {}: {}", step, sfn.JsonPath.string_at(error), sfn.JsonPath.string_at(cause)
+                ),
+            },
+            result_path=FAILURE_PATH,
+        )
+        describe.next(self.entry)
+        return describe
+
+    def reject(self, step: str, *, error: str, message: str) -> sfn.Pass:
+        """A ``Pass`` that sets ``$.failure`` with a fixed error name and a message (a JSONPath or intrinsic)."""
+        describe = sfn.Pass(
+            self._scope,
+            f"{step} failed",
+            parameters={"step": step, "error": error, "message": message},
+            result_path=FAILURE_PATH,
+        )
+        describe.next(self.entry)
+        return describe
+
+    def protect(
+        self,
+        task: sfn.TaskStateBase,
+        step: str,
+        *,
+        retry_services: Sequence[str] = (),
+        extra_retries: Sequence[sfn.RetryProps] = (),
+    ) -> sfn.TaskStateBase:
+        """Retry ``task`` on the transient errors of ``retry_services`` and catch everything else into the failure path."""
+        for service in retry_services:
+            task.add_retry(**vars_of(transient_retry(service)))
+        for retry in extra_retries:
+            task.add_retry(**vars_of(retry))
+        task.add_catch(self.describe(step, error="$.error.Error", cause="$.error.Cause"), errors=["States.ALL"], result_path="$.error")
+        return task
+
+
+def vars_of(props: sfn.RetryProps) -> dict:
+    """Keyword arguments of ``add_retry`` from a ``RetryProps`` (jsii structs are not splattable directly)."""
+    return {
+        name: getattr(props, name)
+        for name in ("errors", "interval", "backoff_rate", "max_attempts", "max_delay", "jitter_strategy")
+        if getattr(props, name) is not None
+    }

@@ -1,0 +1,624 @@
+"""The pipeline's Step Functions state machine (JSONPath query language), assembled from readable fragments.
+
+Flow (see docs/state-machine.md for the graph and every path):
+
+    Validate input -> Load defaults -> Merge input over defaults -> Derive run names
+    -> Clean reviews (Glue, run to completion) -> Train model (SageMaker, run to completion)
+    -> Read validation accuracy -> Look up live endpoint (+ its recorded accuracy)
+    -> Model-quality gate -> [deploy?] -> hosting fragment (deployment.py) -> Succeed
+
+Run id and names. The run id is the execution name (readable; it names the S3 prefixes ``curated/<run_id>/`` and
+``models/<run_id>/`` and is tagged on every SageMaker resource). SageMaker names must match
+``^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`` while execution names may have 80 characters, ``_`` and more, so the training
+job, model and endpoint config are named ``<project_name>-<MD5 of the execution ARN>`` (project name + 33 characters):
+always valid, and unique per execution of THIS state machine (the ARN includes the state machine, so two stacks in
+one account never collide either).
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from ds_on_aws.config import PipelineConfig
+from stacks.constructs.deployment import ACCURACY_TAG, EndpointDeployment
+from stacks.constructs.notifications import FailureHandler, Notifications
+from stacks.constructs.training import TrainingCode, TrainingStep, image_pull_statements, log_statement
+
+STACK_TAG_KEY = "ds-on-aws:stack"
+EXECUTION_TAG_KEY = "ds-on-aws:execution"
+NOT_FOUND_ERRORS = ("SageMaker.AmazonSageMakerException", "SageMaker.ValidationException", "SageMaker.SageMakerException")
+NOT_FOUND_CAUSE = "*Could not find endpoint*"
+
+
+_NAME_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+
+
+def sagemaker_name_prefix(project_name: str) -> str:
+    """``<project_name>-``; refuses a project name that cannot start a valid SageMaker name."""
+    if not _NAME_PREFIX.match(project_name) or len(project_name) > 29:
+        raise ValueError(
+            f"ds-on-aws.project_name {project_name!r}: must start and end with a letter or digit and have at most "
+            "29 characters, so that '<project_name>-<32 hex characters>' is a valid SageMaker name"
+        )
+    return f"{project_name}-"
+
+
+def input_is_invalid(settings: str) -> sfn.Condition:
+    """True when a merged setting has the wrong type or range (all five are present after the merge)."""
+    c = sfn.Condition
+    return c.or_(
+        c.not_(c.is_string(f"{settings}.raw_s3_uri")),
+        c.not_(c.string_matches(f"{settings}.raw_s3_uri", "s3://*")),
+        c.not_(c.is_numeric(f"{settings}.min_accuracy")),
+        c.number_less_than(f"{settings}.min_accuracy", 0),
+        c.number_greater_than(f"{settings}.min_accuracy", 1),
+        c.not_(c.is_boolean(f"{settings}.deploy")),
+        c.not_(c.is_string(f"{settings}.endpoint_name")),
+        c.is_string(f"{settings}.hyperparameters"),
+        c.is_numeric(f"{settings}.hyperparameters"),
+        c.is_boolean(f"{settings}.hyperparameters"),
+        c.is_null(f"{settings}.hyperparameters"),
+    )
+
+
+class PipelineStateMachine(Construct):
+    """Builds the definition, the state machine, its role (explicit, least privilege) and its log group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        key: kms.IKey,
+        raw_bucket: s3.IBucket,
+        curated_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        glue_job: glue.IJob,
+        notifications: Notifications,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.config = config
+        self.prefix = sagemaker_name_prefix(config.project_name)
+        self.code = TrainingCode(self, "TrainingCode")
+        self.endpoint_arns = [
+            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=config.endpoint.name.lower()),
+            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{self.prefix.lower()}*"),
+        ]
+
+        self.failures = FailureHandler(self, "Failures", notifications=notifications)
+        self.training = TrainingStep(
+            self,
+            "Training",
+            config=config.training,
+            key=key,
+            curated_bucket=curated_bucket,
+            artifacts_bucket=artifacts_bucket,
+            code=self.code,
+            tags={STACK_TAG_KEY: stack.stack_name, EXECUTION_TAG_KEY: sfn.JsonPath.execution_name},
+        )
+        self.model_role = self._model_role(key, artifacts_bucket)
+        self.deployment = EndpointDeployment(
+            self,
+            "Deployment",
+            config=config.endpoint,
+            key=key,
+            image_uri=self.training.image_uri,
+            code=self.code,
+            model_role=self.model_role.without_policy_updates(),
+            notifications=notifications,
+            failures=self.failures,
+            endpoint_arns=self.endpoint_arns,
+        )
+        definition = self._definition(raw_bucket, curated_bucket, artifacts_bucket, glue_job, notifications)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=key,
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Step Functions state machine of the review-sentiment pipeline",
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=f"{config.project_name}-pipeline",
+            comment="Review-sentiment pipeline: Glue cleaning -> SageMaker training -> model gate -> endpoint",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            # Explicit policy below: the L2 tasks' generated statements use "*" patterns this project narrows.
+            role=self.role.without_policy_updates(),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            timeout=Duration.seconds(self._timeout_seconds()),
+        )
+        self._grant(key, raw_bucket, glue_job, notifications)
+
+    # --- definition -------------------------------------------------------------------------------------------
+
+    def _definition(self, raw: s3.IBucket, curated: s3.IBucket, artifacts: s3.IBucket, glue_job: glue.IJob, notifications: Notifications) -> sfn.IChainable:
+        config, failures = self.config, self.failures
+        stack = Stack.of(self)
+
+        invalid_input = failures.reject(
+            "Validate input",
+            error="InvalidInput",
+            message=sfn.JsonPath.format(
+                "Execution input rejected: optional fields are raw_s3_uri (string s3://...), hyperparameters (object of "
+                "strings), min_accuracy (number 0..1), endpoint_name (string), deploy (true/false); got {}",
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
+            ),
+        )
+        load_defaults = sfn.Pass(
+            self,
+            "Load defaults",
+            comment="Defaults from cdk.json (ds-on-aws context); the execution input overrides them.",
+            parameters={
+                "defaults": {
+                    "raw_s3_uri": f"s3://{raw.bucket_name}/{config.raw_prefix}",
+                    "hyperparameters": dict(config.training.hyperparameters),
+                    "min_accuracy": config.model_quality.min_accuracy,
+                    "endpoint_name": config.endpoint.name,
+                    "deploy": True,
+                },
+                "script_mode": {
+                    "sagemaker_program": "train.py",
+                    "sagemaker_submit_directory": self.code.s3_uri,
+                },
+                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+            },
+            result_path="$.prepare",
+        )
+        merge = sfn.Pass(
+            self,
+            "Merge input over defaults",
+            parameters={
+                "settings": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.object_at("$.prepare.defaults"), sfn.JsonPath.object_at("$.prepare.input")
+                )
+            },
+            result_path="$.prepare.merged",
+        )
+        name = sfn.JsonPath.format(f"{self.prefix}{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "MD5"))
+        run_id = sfn.JsonPath.execution_name
+        settings = "$.prepare.merged.settings"
+        derive = sfn.Pass(
+            self,
+            "Derive run names",
+            comment="run_id = execution name (S3 paths, tags); SageMaker names = <project>-<MD5 of the execution ARN>.",
+            parameters={
+                "run_id": run_id,
+                "raw_s3_uri": sfn.JsonPath.string_at(f"{settings}.raw_s3_uri"),
+                "min_accuracy": sfn.JsonPath.number_at(f"{settings}.min_accuracy"),
+                "endpoint_name": sfn.JsonPath.string_at(f"{settings}.endpoint_name"),
+                "deploy": sfn.JsonPath.string_at(f"{settings}.deploy"),
+                # per key: cdk.json defaults < execution input < script-mode keys (which cannot be overridden)
+                "hyperparameters": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.json_merge(
+                        sfn.JsonPath.object_at("$.prepare.defaults.hyperparameters"),
+                        sfn.JsonPath.object_at(f"{settings}.hyperparameters"),
+                    ),
+                    sfn.JsonPath.object_at("$.prepare.script_mode"),
+                ),
+                "names": {"training_job": name, "model": name, "endpoint_config": name},
+                "channels": {
+                    split: sfn.JsonPath.format(f"s3://{curated.bucket_name}/curated/{{}}/{split}/", run_id)
+                    for split in ("train", "validation")
+                },
+                "model_output_uri": sfn.JsonPath.format(f"s3://{artifacts.bucket_name}/models/{{}}/", run_id),
+                "tags": [
+                    {"Key": STACK_TAG_KEY, "Value": stack.stack_name},
+                    {"Key": EXECUTION_TAG_KEY, "Value": run_id},
+                ],
+            },
+            result_path="$.run",
+        )
+        keep_run = sfn.Pass(self, "Keep run settings", parameters={"run": sfn.JsonPath.object_at("$.run")})
+
+        clean = failures.protect(
+            tasks.GlueStartJobRun(
+                self,
+                "Clean reviews",
+                comment="Glue job: clean, split, quarantine; fails when the data-quality gate refuses the data.",
+                glue_job_name=glue_job.job_name,
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                arguments=sfn.TaskInput.from_object(
+                    {
+                        "--input_uri": sfn.JsonPath.string_at("$.run.raw_s3_uri"),
+                        "--run_id": sfn.JsonPath.string_at("$.run.run_id"),
+                    }
+                ),
+                result_selector={
+                    "job_run_id": sfn.JsonPath.string_at("$.Id"),
+                    "state": sfn.JsonPath.string_at("$.JobRunState"),
+                },
+                result_path="$.glue",
+            ),
+            "Clean reviews",
+            retry_services=["glue"],
+        )
+        train = failures.protect(self.training.task, "Train model", retry_services=["sagemaker"])
+
+        read_accuracy = sfn.Pass(
+            self,
+            "Read validation accuracy",
+            parameters={
+                "values": sfn.JsonPath.list_at("$.training.metrics[?(@.MetricName == 'validation:accuracy')].Value")
+            },
+            result_path="$.gate",
+        )
+        keep_accuracy = sfn.Pass(
+            self,
+            "Keep validation accuracy",
+            parameters={"accuracy": sfn.JsonPath.number_at("$.gate.values[0]")},
+            result_path="$.gate",
+        )
+        no_metric = failures.reject(
+            "Read validation accuracy",
+            error="MetricMissing",
+            message=sfn.JsonPath.format(
+                "Training job {} reported no numeric validation:accuracy in FinalMetricDataList",
+                sfn.JsonPath.string_at("$.training.job_name"),
+            ),
+        )
+        has_metric = (
+            sfn.Choice(self, "Accuracy reported?")
+            .when(sfn.Condition.is_numeric("$.gate.values[0]"), keep_accuracy)
+            .otherwise(no_metric)
+        )
+
+        lookup = self._live_lookup()
+        gate = self._gate(notifications)
+        keep_accuracy.next(lookup.start)
+        lookup.end_with(gate)
+
+        valid = (
+            sfn.Choice(self, "Input valid?")
+            .when(input_is_invalid(settings), invalid_input)
+            .otherwise(
+                sfn.Chain.start(derive)
+                .next(keep_run)
+                .next(clean)
+                .next(train)
+                .next(read_accuracy)
+                .next(has_metric)
+            )
+        )
+        chain = sfn.Chain.start(load_defaults).next(merge).next(valid)
+        return chain
+
+    def _live_lookup(self) -> _LiveLookup:
+        return _LiveLookup(self, self.failures, self.endpoint_arns)
+
+    def _gate(self, notifications: Notifications) -> sfn.Choice:
+        """Model-quality gate: threshold, then (config) not worse than the live model; then deploy or stop."""
+        config = self.config
+        rejected = sfn.Fail(
+            self,
+            "Model rejected",
+            comment="The live endpoint was not touched.",
+            error="ModelRejected",
+            cause_path="$.rejection.message",
+        )
+        notify_rejected = self.failures.protect(
+            notifications.publish(
+                self,
+                "Notify rejection",
+                subject="ds-on-aws: model REJECTED",
+                message=sfn.TaskInput.from_json_path_at("$.rejection.message"),
+            ),
+            "Notify rejection",
+            retry_services=["sns"],
+        )
+        notify_rejected.next(rejected)
+        below = sfn.Pass(
+            self,
+            "Below threshold",
+            parameters={
+                "message": sfn.JsonPath.format(
+                    "Model rejected: validation accuracy {} is below the threshold {} (training job {}). "
+                    "The live endpoint was not touched.",
+                    sfn.JsonPath.string_at("$.gate.accuracy"),
+                    sfn.JsonPath.string_at("$.run.min_accuracy"),
+                    sfn.JsonPath.string_at("$.training.job_name"),
+                )
+            },
+            result_path="$.rejection",
+        ).next(notify_rejected)
+        worse = sfn.Pass(
+            self,
+            "Worse than live model",
+            parameters={
+                "message": sfn.JsonPath.format(
+                    "Model rejected: validation accuracy {} is below the live model's {} on endpoint {} "
+                    "(training job {}). The live endpoint was not touched.",
+                    sfn.JsonPath.string_at("$.gate.accuracy"),
+                    sfn.JsonPath.string_at("$.live.accuracy"),
+                    sfn.JsonPath.string_at("$.run.endpoint_name"),
+                    sfn.JsonPath.string_at("$.training.job_name"),
+                )
+            },
+            result_path="$.rejection",
+        ).next(notify_rejected)
+
+        not_deployed = self.failures.protect(
+            notifications.publish(
+                self,
+                "Notify accepted, not deployed",
+                subject="ds-on-aws: model accepted (not deployed)",
+                message=sfn.TaskInput.from_text(
+                    sfn.JsonPath.format(
+                        "Run {} trained {} with validation accuracy {}; deploy was false, so no endpoint changed.",
+                        sfn.JsonPath.execution_name,
+                        sfn.JsonPath.string_at("$.training.job_name"),
+                        sfn.JsonPath.string_at("$.gate.accuracy"),
+                    )
+                ),
+            ),
+            "Notify accepted, not deployed",
+            retry_services=["sns"],
+        )
+        not_deployed.next(sfn.Succeed(self, "Accepted, not deployed"))
+        deploy = (
+            sfn.Choice(self, "Deploy?")
+            .when(sfn.Condition.boolean_equals("$.run.deploy", True), self.deployment.start)
+            .otherwise(not_deployed)
+        )
+
+        gate = sfn.Choice(self, "Model-quality gate").when(
+            sfn.Condition.number_less_than_json_path("$.gate.accuracy", "$.run.min_accuracy"), below
+        )
+        if config.model_quality.compare_with_live:
+            gate.when(
+                sfn.Condition.and_(
+                    sfn.Condition.boolean_equals("$.live.has_accuracy", True),
+                    sfn.Condition.number_less_than_json_path("$.gate.accuracy", "$.live.accuracy"),
+                ),
+                worse,
+            )
+        gate.otherwise(deploy)
+        return gate
+
+    # --- permissions ------------------------------------------------------------------------------------------
+
+    def _timeout_seconds(self) -> int:
+        """Glue timeout + training max wait + endpoint wait budget + one hour of slack."""
+        c = self.config
+        return c.glue.timeout_minutes * 60 + c.training.max_wait_seconds + c.endpoint.wait_seconds * c.endpoint.max_wait_attempts + 3600
+
+    def _model_role(self, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
+        """Role the endpoint's model runs as: read its model.tar.gz and the code, use the key, write logs."""
+        role = iam.Role(
+            self,
+            "ModelRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker model (endpoint) of the review-sentiment pipeline",
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")]))
+        role.add_to_policy(self.code.read_statement())
+        role.add_to_policy(
+            iam.PolicyStatement(sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn])
+        )
+        role.add_to_policy(log_statement(self, "/aws/sagemaker/Endpoints/*"))
+        for statement in image_pull_statements(self):
+            role.add_to_policy(statement)
+        return role
+
+    def _grant(self, key: kms.IKey, raw: s3.IBucket, glue_job: glue.IJob, notifications: Notifications) -> None:
+        """The state machine role's whole policy, scoped to this stack's job, name prefix, endpoint and topic."""
+        stack = Stack.of(self)
+        prefix = self.prefix.lower()
+
+        def sm_arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+        statements = [
+            iam.PolicyStatement(
+                sid="RunCleaningJob",
+                actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+                resources=[glue_job.job_arn],
+            ),
+            iam.PolicyStatement(
+                sid="RunTrainingJob",
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
+                resources=[sm_arn("training-job", f"{prefix}*")],
+            ),
+            iam.PolicyStatement(
+                sid="TrainingJobCompletionEvents",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(service="events", resource="rule", resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule")
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="CreateModelAndEndpointConfig",
+                actions=["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig"],
+                resources=[sm_arn("model", f"{prefix}*"), sm_arn("endpoint-config", f"{prefix}*")],
+            ),
+            iam.PolicyStatement(
+                sid="DeployEndpoint",
+                actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
+                resources=[*self.endpoint_arns, sm_arn("endpoint-config", f"{prefix}*")],
+            ),
+            iam.PolicyStatement(
+                sid="WatchTestAndDeleteFailedEndpoint",
+                actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:ListTags", "sagemaker:DeleteEndpoint"],
+                resources=self.endpoint_arns,
+            ),
+            iam.PolicyStatement(
+                sid="TagPipelineResources",
+                actions=["sagemaker:AddTags"],
+                resources=[
+                    sm_arn("training-job", f"{prefix}*"),
+                    sm_arn("model", f"{prefix}*"),
+                    sm_arn("endpoint-config", f"{prefix}*"),
+                    *self.endpoint_arns,
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PassSageMakerRoles",
+                actions=["iam:PassRole"],
+                resources=[self.training.role.role_arn, self.model_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[notifications.topic.topic_arn]),
+            iam.PolicyStatement(
+                sid="EncryptNotifications",
+                actions=["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"],
+                resources=[key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="EncryptSageMakerVolumes",
+                actions=["kms:CreateGrant"],
+                resources=[key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="DeliverExecutionLogs",
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                resources=["*"],  # CloudWatch Logs vended-log delivery APIs take no resource
+            ),
+            iam.PolicyStatement(
+                sid="XRayTracing",
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+                resources=["*"],  # X-Ray trace APIs take no resource
+            ),
+        ]
+        self.policy = iam.Policy(self, "Policy", statements=statements, roles=[self.role])
+        self.state_machine.node.add_dependency(self.policy)
+        del raw  # the state machine never reads data itself
+
+
+class _LiveLookup:
+    """Describe the live endpoint and read its recorded accuracy into ``$.live`` = {exists, has_accuracy, accuracy, ...}.
+
+    A ``describeEndpoint`` "Could not find endpoint" error means first run (no live endpoint); any other error fails
+    the run. An endpoint that exists but is not InService (another deployment running, or Failed) stops the run
+    without touching it.
+    """
+
+    def __init__(self, scope: PipelineStateMachine, failures: FailureHandler, endpoint_arns: list[str]) -> None:
+        describe = tasks.CallAwsService(
+            scope,
+            "Look up live endpoint",
+            service="sagemaker",
+            action="describeEndpoint",
+            parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
+            iam_resources=endpoint_arns,
+            result_selector={
+                "exists": True,
+                "has_accuracy": False,
+                "name": sfn.JsonPath.string_at("$.EndpointName"),
+                "arn": sfn.JsonPath.string_at("$.EndpointArn"),
+                "status": sfn.JsonPath.string_at("$.EndpointStatus"),
+                "config": sfn.JsonPath.string_at("$.EndpointConfigName"),
+            },
+            result_path="$.live",
+        )
+        first_run = sfn.Pass(
+            scope,
+            "No live endpoint",
+            comment="First run: nothing to compare with, the endpoint will be created.",
+            parameters={"exists": False, "has_accuracy": False},
+            result_path="$.live",
+        )
+        lookup_failed = failures.describe(
+            "Look up live endpoint", error="$.live_error.Error", cause="$.live_error.Cause", state_name="Live endpoint lookup failed"
+        )
+        not_found = (
+            sfn.Choice(scope, "Endpoint not found?")
+            .when(sfn.Condition.string_matches("$.live_error.Cause", NOT_FOUND_CAUSE), first_run)
+            .otherwise(lookup_failed)
+        )
+        # Specific catch first: a not-found answer is a normal first run, not a failure.
+        describe.add_retry(**_retry_kwargs("sagemaker"))
+        describe.add_catch(not_found, errors=list(NOT_FOUND_ERRORS), result_path="$.live_error")
+        failures.protect(describe, "Look up live endpoint")
+
+        busy = failures.reject(
+            "Live endpoint check",
+            error="LiveEndpointNotReady",
+            message=sfn.JsonPath.format(
+                "Endpoint {} is {} (not InService): another deployment may be running or it needs attention; "
+                "it was not touched.",
+                sfn.JsonPath.string_at("$.live.name"),
+                sfn.JsonPath.string_at("$.live.status"),
+            ),
+        )
+        list_tags = failures.protect(
+            tasks.CallAwsService(
+                scope,
+                "Read live model accuracy",
+                service="sagemaker",
+                action="listTags",
+                parameters={"ResourceArn": sfn.JsonPath.string_at("$.live.arn")},
+                iam_resources=endpoint_arns,
+                result_selector={"values": sfn.JsonPath.list_at(f"$.Tags[?(@.Key == '{ACCURACY_TAG}')].Value")},
+                result_path="$.live_tags",
+            ),
+            "Read live model accuracy",
+            retry_services=["sagemaker"],
+        )
+        keep_live = sfn.Pass(
+            scope,
+            "Keep live accuracy",
+            parameters={
+                "exists": True,
+                "has_accuracy": True,
+                "name": sfn.JsonPath.string_at("$.live.name"),
+                "arn": sfn.JsonPath.string_at("$.live.arn"),
+                "status": sfn.JsonPath.string_at("$.live.status"),
+                "config": sfn.JsonPath.string_at("$.live.config"),
+                "accuracy": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.live_tags.values[0]")),
+            },
+            result_path="$.live",
+        )
+        self._recorded = sfn.Choice(scope, "Live accuracy recorded?")
+        self._recorded.when(sfn.Condition.is_present("$.live_tags.values[0]"), keep_live)
+        in_service = (
+            sfn.Choice(scope, "Live endpoint in service?")
+            .when(sfn.Condition.string_equals("$.live.status", "InService"), list_tags)
+            .otherwise(busy)
+        )
+        describe.next(in_service)
+        list_tags.next(self._recorded)
+        self._ends: list[sfn.INextable] = [first_run, keep_live]
+        self.start: sfn.IChainable = describe
+
+    def end_with(self, state: sfn.IChainable) -> None:
+        """Continue every successful lookup outcome with ``state`` (the gate)."""
+        for end in self._ends:
+            end.next(state)
+        self._recorded.otherwise(state)
+
+
+def _retry_kwargs(service: str) -> dict:
+    from stacks.constructs.notifications import transient_retry, vars_of
+
+    return vars_of(transient_retry(service))

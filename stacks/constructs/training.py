@@ -1,0 +1,301 @@
+"""The SageMaker training step: prebuilt scikit-learn container in script mode, run to completion.
+
+The training code is shipped as ``sourcedir.tar.gz`` (SageMaker script mode wants a gzipped tarball; CDK directory
+assets are zips), built deterministically at synth time by ``ds_on_aws.packaging.build_sourcedir_tarball`` and
+uploaded as a file asset. The container image is resolved for the deployment region through a CloudFormation
+mapping (region -> registry account), so the template stays account- and region-agnostic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Aws, CfnMapping, Duration, Fn, Size, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from ds_on_aws.config import PROJECT_ROOT, TrainingConfig
+from ds_on_aws.packaging import build_sourcedir_tarball
+
+IMAGE_ACCOUNTS_FILE = Path(__file__).resolve().parent.parent / "data" / "sklearn_image_accounts.json"
+IMAGE_REPOSITORY = "sagemaker-scikit-learn"
+MAPPING_ID = "SklearnImageAccounts"
+SPLITS = ("train", "validation", "test")
+METRICS = ("accuracy", "f1", "roc_auc")
+SOURCEDIR_BUILD_DIR = PROJECT_ROOT / ".cache" / "sourcedir"
+
+
+@cache
+def image_accounts() -> dict[str, str]:
+    """Region -> account of the prebuilt scikit-learn images (from the SageMaker Python SDK, see the data file)."""
+    registries = json.loads(IMAGE_ACCOUNTS_FILE.read_text(encoding="utf-8"))["registries"]
+    return dict(sorted(registries.items()))
+
+
+def image_account_mapping(stack: Stack) -> CfnMapping:
+    """The stack's one region -> image account mapping (created on first use)."""
+    existing = stack.node.try_find_child(MAPPING_ID)
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    return CfnMapping(
+        stack,
+        MAPPING_ID,
+        mapping={region: {"account": account} for region, account in image_accounts().items()},
+    )
+
+
+def sklearn_image_account(scope: Construct) -> str:
+    """The image registry account for the deployment region (``Fn::FindInMap`` on ``AWS::Region``)."""
+    return image_account_mapping(Stack.of(scope)).find_in_map(Aws.REGION, "account")
+
+
+def sklearn_image_uri(scope: Construct, framework_version: str) -> str:
+    """``<account>.dkr.ecr.<region>.<url suffix>/sagemaker-scikit-learn:<version>-cpu-py3`` for the deployment region."""
+    account = sklearn_image_account(scope)
+    return Fn.join("", [account, ".dkr.ecr.", Aws.REGION, ".", Aws.URL_SUFFIX, f"/{IMAGE_REPOSITORY}:{framework_version}-cpu-py3"])
+
+
+def sklearn_repository_arn(scope: Construct) -> str:
+    """ARN of the prebuilt image repository in the deployment region's registry account."""
+    account = sklearn_image_account(scope)
+    return Fn.join("", ["arn:", Aws.PARTITION, ":ecr:", Aws.REGION, ":", account, f":repository/{IMAGE_REPOSITORY}"])
+
+
+def metric_definitions() -> list[tasks.MetricDefinition]:
+    """Parse the ``<split>:<metric>=<value>`` lines the training script prints."""
+    return [
+        tasks.MetricDefinition(name=f"{split}:{metric}", regex=f"{split}:{metric}=([0-9.]+)")
+        for split in SPLITS
+        for metric in METRICS
+    ]
+
+
+def build_sourcedir(destination_dir: Path = SOURCEDIR_BUILD_DIR) -> Path:
+    """Build ``sourcedir.tar.gz`` atomically (parallel synths in tests may race) and return its path.
+
+    The bytes depend only on the code, so the asset hash changes only when the code does.
+    """
+    destination_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="sourcedir-", suffix=".tar.gz", dir=destination_dir)
+    os.close(fd)
+    try:
+        build_sourcedir_tarball(Path(tmp))
+        final = destination_dir / "sourcedir.tar.gz"
+        os.replace(tmp, final)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return final
+
+
+def data_key_statements(key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Use the data key for S3 objects; let SageMaker create grants on it for the training volume."""
+    return [
+        iam.PolicyStatement(
+            sid="UseDataKey",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            resources=[key.key_arn],
+        ),
+        iam.PolicyStatement(
+            sid="GrantDataKeyToSageMaker",
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+    ]
+
+
+def image_pull_statements(scope: Construct) -> list[iam.PolicyStatement]:
+    """Pull the prebuilt scikit-learn image (the repository of the region's registry account only)."""
+    return [
+        iam.PolicyStatement(
+            sid="PullScikitLearnImage",
+            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            resources=[sklearn_repository_arn(scope)],
+        ),
+        iam.PolicyStatement(
+            sid="EcrAuthorization",
+            actions=["ecr:GetAuthorizationToken"],
+            resources=["*"],  # GetAuthorizationToken has no resource type
+        ),
+        iam.PolicyStatement(
+            sid="PutSageMakerMetrics",
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],  # PutMetricData has no resource type; limited to SageMaker's namespaces
+            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+        ),
+    ]
+
+
+def log_statement(scope: Construct, log_group_pattern: str) -> iam.PolicyStatement:
+    """Write the container logs SageMaker sends to CloudWatch (its own log group names)."""
+    return iam.PolicyStatement(
+        sid="ContainerLogs",
+        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        resources=[
+            Stack.of(scope).format_arn(
+                service="logs", resource="log-group", resource_name=log_group_pattern, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
+        ],
+    )
+
+
+class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
+    """``SageMakerCreateTrainingJob`` plus the two fields its props cannot express.
+
+    * ``HyperParameters`` from the state (``$.run.hyperparameters``: config defaults, execution input and the
+      script-mode keys merged in the Prepare step); the L2 accepts only a static map.
+    * Managed spot training (``EnableManagedSpotTraining`` and ``StoppingCondition.MaxWaitTimeInSeconds``), which
+      the L2 does not model at all.
+
+    ``to_state_json`` is a jsii override: the state machine calls it when it renders the definition.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, spot: TrainingConfig, **kwargs) -> None:
+        self._spot = spot
+        super().__init__(scope, construct_id, **kwargs)
+
+    def to_state_json(self, *args, **kwargs):
+        state = dict(super().to_state_json(*args, **kwargs))
+        parameters = dict(state.get("Parameters", {}))
+        parameters.pop("HyperParameters", None)
+        parameters["HyperParameters.$"] = "$.run.hyperparameters"
+        if self._spot.use_spot:
+            parameters["EnableManagedSpotTraining"] = True
+            stopping = dict(parameters.get("StoppingCondition", {}))
+            stopping["MaxWaitTimeInSeconds"] = self._spot.max_wait_seconds
+            parameters["StoppingCondition"] = stopping
+        state["Parameters"] = parameters
+        return state
+
+
+class TrainingCode(Construct):
+    """The ``sourcedir.tar.gz`` file asset shared by the training job and the model (``s3_uri``)."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.asset = s3_assets.Asset(self, "Sourcedir", path=str(build_sourcedir()))
+        self.s3_uri: str = self.asset.s3_object_url
+
+    def read_statement(self) -> iam.PolicyStatement:
+        """``s3:GetObject`` on exactly this object (``Asset.grant_read`` would grant Get*/List* on the assets bucket)."""
+        return iam.PolicyStatement(
+            sid="ReadCode",
+            actions=["s3:GetObject"],
+            resources=[self.asset.bucket.arn_for_objects(self.asset.s3_object_key)],
+        )
+
+
+class TrainingStep(Construct):
+    """Role and ``SageMakerCreateTrainingJob`` task (RUN_JOB) of one pipeline run.
+
+    The task reads from the state: ``$.run.names.training_job``, ``$.run.hyperparameters`` (already merged with the
+    script-mode keys), ``$.run.channels.{train,validation}`` and ``$.run.model_output_uri``; it writes
+    ``$.training`` = ``{job_name, model_data_url, metrics}``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: TrainingConfig,
+        key: kms.IKey,
+        curated_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        code: TrainingCode,
+        tags: dict[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.image_uri = sklearn_image_uri(self, config.framework_version)
+        self.role = self._role(key, curated_bucket, artifacts_bucket, code)
+        channels = [
+            tasks.Channel(
+                channel_name=name,
+                content_type="application/jsonlines",
+                compression_type=tasks.CompressionType.NONE,  # part files are gzip themselves; the script reads both
+                data_source=tasks.DataSource(
+                    s3_data_source=tasks.S3DataSource(
+                        s3_location=tasks.S3Location.from_json_expression(f"$.run.channels.{name}"),
+                        s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
+                    )
+                ),
+            )
+            for name in ("train", "validation")
+        ]
+        self.task = _TrainingJobTask(
+            scope,
+            "Train model",
+            spot=config,
+            comment="SageMaker training job (scikit-learn container, script mode, managed spot), run to completion.",
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            training_job_name=sfn.JsonPath.string_at("$.run.names.training_job"),
+            # An immutable view: the L2 otherwise grants s3:GetObject/ListBucket on "*" for JSONPath locations.
+            role=self.role.without_policy_updates(),
+            algorithm_specification=tasks.AlgorithmSpecification(
+                training_image=tasks.DockerImage.from_registry(self.image_uri),
+                training_input_mode=tasks.InputMode.FILE,
+                metric_definitions=metric_definitions(),
+            ),
+            input_data_config=channels,
+            output_data_config=tasks.OutputDataConfig(
+                s3_output_location=tasks.S3Location.from_json_expression("$.run.model_output_uri"),
+                encryption_key=key,
+            ),
+            resource_config=tasks.ResourceConfig(
+                instance_count=config.instance_count,
+                instance_type=ec2.InstanceType(config.instance_type.removeprefix("ml.")),  # the L2 adds "ml."
+                volume_size=Size.gibibytes(config.volume_size_gb),
+                volume_encryption_key=key,
+            ),
+            stopping_condition=tasks.StoppingCondition(max_runtime=Duration.seconds(config.max_runtime_seconds)),
+            enable_network_isolation=True,
+            tags=tags,
+            result_selector={
+                "job_name": sfn.JsonPath.string_at("$.TrainingJobName"),
+                "model_data_url": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts"),
+                "metrics": sfn.JsonPath.list_at("$.FinalMetricDataList"),
+            },
+            result_path="$.training",
+        )
+
+    def _role(self, key: kms.IKey, curated: s3.IBucket, artifacts: s3.IBucket, code: TrainingCode) -> iam.Role:
+        """Execution role: read curated splits and the code, write models/, use the key, write its logs, pull the image."""
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker training job of the review-sentiment pipeline",
+        )
+        statements = [
+            iam.PolicyStatement(sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]),
+            iam.PolicyStatement(
+                sid="ListCuratedSplits",
+                actions=["s3:ListBucket"],
+                resources=[curated.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["curated/*"]}},
+            ),
+            iam.PolicyStatement(
+                sid="WriteModels",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[artifacts.arn_for_objects("models/*")],
+            ),
+            code.read_statement(),
+            *data_key_statements(key),
+            log_statement(self, "/aws/sagemaker/TrainingJobs:*"),
+            *image_pull_statements(self),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
+        return role
