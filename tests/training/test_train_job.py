@@ -1,0 +1,236 @@
+"""train.py under the container contract: SM_* environment, launcher-rendered flags, outputs and failures."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+import zlib
+from pathlib import Path
+
+import inference
+import numpy as np
+import pytest
+import train
+from review_text import normalize_label
+
+from tests.training.sm_helpers import make_reviews, render_hyperparameters, run_training_job, write_channel
+
+IMDB_TRAIN = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "imdb" / "train.csv.gz"
+METRIC_LINE = re.compile(r"^(train|validation|test):(accuracy|f1|roc_auc)=([0-9.]+)$")
+# Small and single-process: the job finishes in seconds (n_jobs=2 would start a process pool per fit).
+FAST = {"C": "4", "word_ngram_max": "2", "use_char_ngrams": "false", "n_jobs": "1"}
+PROBE = ["superb and touching", "awful boring waste", "the film was really a masterpiece", "worst plot"]
+
+
+def metric_lines(stdout: str) -> dict[str, float]:
+    found = {}
+    for line in stdout.splitlines():
+        match = METRIC_LINE.match(line)
+        if match:
+            found[f"{match[1]}:{match[2]}"] = float(match[3])
+    return found
+
+
+# --- the launcher's flags ---------------------------------------------------------------------------------
+def test_render_hyperparameters_like_the_training_toolkit():
+    argv = render_hyperparameters(
+        {
+            "word_ngram_max": "3",
+            "C": "2.0",
+            "use_char_ngrams": "true",
+            "max_iter": "1e3",
+            "sagemaker_program": "train.py",
+        }
+    )
+    assert argv == ["-C", "2.0", "--max_iter", "1000.0", "--use_char_ngrams", "True", "--word_ngram_max", "3"]
+
+
+def test_parse_launcher_flags_into_typed_params():
+    params, args = train.parse_hyperparameters(
+        render_hyperparameters(
+            {"C": "0.5", "max_iter": "1e3", "use_char_ngrams": "false", "nb_alpha": "1", "seed": "7"}
+        )
+    )
+    assert (params.C, params.max_iter, params.use_char_ngrams, params.nb_alpha, params.seed) == (
+        0.5,
+        1000,
+        False,
+        1.0,
+        7,
+    )
+    assert isinstance(params.max_iter, int) and isinstance(params.C, float)
+
+
+@pytest.mark.parametrize("argv", [["-C", "3"], ["--C", "3"], ["--C=3"]])
+def test_one_letter_keys_work_with_one_or_two_dashes(argv):
+    assert train.parse_hyperparameters(argv)[0].C == 3.0
+
+
+def test_dashed_spelling_is_accepted_too():
+    assert train.parse_hyperparameters(["--word-ngram-max", "2"])[0].word_ngram_max == 2
+
+
+def test_no_flags_give_the_default_model():
+    params, args = train.parse_hyperparameters([])
+    assert params == train.ModelParams()
+    assert args.eval_train is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--word_ngram_max", "0"], "word_ngram_max must be between 1 and 5, got 0"),
+        (["-C", "-1"], "C must be > 0"),
+        (["-C", "abc"], "invalid value for hyperparameter C"),
+        (["-C", "nan"], "not a finite number"),
+        (["--max_iter", "10.5"], "not a whole number"),
+        (["--use_char_ngrams", "maybe"], "not a boolean"),
+        (["--learning_rate", "0.1"], "unknown hyperparameter(s): --learning_rate"),
+        (["--word"], "unknown hyperparameter(s): --word"),  # no prefix matching
+    ],
+)
+def test_invalid_hyperparameters_are_refused_by_name(argv, message):
+    with pytest.raises(train.HyperparameterError) as error:
+        train.parse_hyperparameters(argv)
+    assert message in str(error.value)
+
+
+def test_main_writes_the_failure_reason_and_exits_2(tmp_path, monkeypatch):
+    monkeypatch.setenv("SM_OUTPUT_DIR", str(tmp_path))
+    monkeypatch.setenv("SM_MODEL_DIR", str(tmp_path / "model"))
+    assert train.main(["--word_ngram_max", "0"]) == 2
+    assert "word_ngram_max must be between 1 and 5" in (tmp_path / "failure").read_text()
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", str(tmp_path / "missing"))
+    assert train.main([]) == 2
+    assert "channel 'train': folder" in (tmp_path / "failure").read_text()
+
+
+def test_metric_lines_format():
+    lines = train.format_metric_lines("validation", {"accuracy": 0.91234567, "f1": 0.9, "roc_auc": 0.97})
+    assert lines == ["validation:accuracy=0.912346", "validation:f1=0.900000", "validation:roc_auc=0.970000"]
+    assert all(re.fullmatch(r"validation:(accuracy|f1|roc_auc)=([0-9.]+)", line) for line in lines)
+
+
+# --- end to end in an /opt/ml-like layout -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def channels():
+    return {
+        "train": make_reviews(400, seed=1, noise=0.3),
+        "validation": make_reviews(120, seed=2, noise=0.3),
+        "test": make_reviews(80, seed=3, noise=0.3),
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_job(tmp_path_factory, channels):
+    root = tmp_path_factory.mktemp("opt_ml")
+    result = run_training_job(root, channels, FAST | {"eval_train": "true"})
+    return root, result
+
+
+def test_job_prints_metric_lines_for_every_split(finished_job):
+    root, result = finished_job
+    assert result.returncode == 0, result.stderr
+    metrics = metric_lines(result.stdout)
+    assert set(metrics) == {f"{s}:{m}" for s in ("train", "validation", "test") for m in ("accuracy", "f1", "roc_auc")}
+    assert metrics["validation:accuracy"] > 0.75  # synthetic signal with 30% noisy reviews is learnable
+    assert not (root / "output" / "failure").exists()
+
+
+def test_job_writes_model_and_metrics_json(finished_job, channels):
+    root, result = finished_job
+    report = json.loads((root / "model" / "metrics.json").read_text())
+    assert report["rows"] == {"train": 400, "validation": 120, "test": 80}
+    assert report["hyperparameters"]["C"] == 4.0 and report["hyperparameters"]["word_ngram_max"] == 2
+    assert report["hyperparameters"]["use_char_ngrams"] is False
+    assert report["library_versions"]["scikit-learn"] == "1.9.0"
+    assert set(report["data_sha256"]) == {"train", "validation", "test"}
+    assert report["skipped_files"]["train"][0].endswith("_SUCCESS")
+    assert report["fit_seconds"] > 0 and report["n_features"] > 100
+    printed = metric_lines(result.stdout)
+    assert report["metrics"]["validation"]["accuracy"] == pytest.approx(printed["validation:accuracy"], abs=1e-6)
+
+
+def test_saved_artifact_serves_through_model_fn(finished_job):
+    root, _ = finished_job
+    model = inference.model_fn(str(root / "model"))
+    response = inference.output_fn(
+        inference.predict_fn(inference.input_fn(json.dumps(PROBE), "application/json"), model), "application/json"
+    )
+    assert response.status_code == 200
+    assert [p["label"] for p in json.loads(response.get_data())["predictions"]] == [
+        "positive",
+        "negative",
+        "positive",
+        "negative",
+    ]
+
+
+def test_same_data_and_hyperparameters_give_the_same_predictions(tmp_path, finished_job, channels):
+    root, _ = finished_job
+    again = run_training_job(tmp_path, channels, FAST | {"eval_train": "true"})
+    assert again.returncode == 0, again.stderr
+    first = inference.model_fn(str(root / "model")).predict_proba(PROBE)
+    second = inference.model_fn(str(tmp_path / "model")).predict_proba(PROBE)
+    np.testing.assert_array_equal(first, second)
+    assert metric_lines(again.stdout) == metric_lines(finished_job[1].stdout)
+
+
+def test_empty_hyperparameters_train_the_default_model(tmp_path, channels):
+    result = run_training_job(tmp_path, {"train": channels["train"], "validation": channels["validation"]}, {})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert report["hyperparameters"] == train.ModelParams().as_dict() | {"eval_train": False}
+    assert set(metric_lines(result.stdout)) == {"validation:accuracy", "validation:f1", "validation:roc_auc"}
+
+
+def test_bad_hyperparameter_fails_the_job_with_a_reason(tmp_path, channels):
+    result = run_training_job(
+        tmp_path, {"train": channels["train"], "validation": channels["validation"]}, {"word_ngram_max": "0"}
+    )
+    assert result.returncode == 2
+    reason = (tmp_path / "output" / "failure").read_text()
+    assert "word_ngram_max must be between 1 and 5, got 0" in reason
+    assert reason.strip() in result.stderr
+    assert not (tmp_path / "model" / "model.joblib").exists()
+
+
+def test_one_class_channel_fails_the_job_with_a_reason(tmp_path, channels):
+    positives = [r for r in channels["train"] if r["label"] == 1]
+    result = run_training_job(tmp_path, {"train": positives, "validation": channels["validation"]}, FAST)
+    assert result.returncode == 2
+    assert "channel 'train': only positive (1) labels" in (tmp_path / "output" / "failure").read_text()
+
+
+def test_missing_validation_channel_fails_the_job_with_a_reason(tmp_path, channels):
+    result = run_training_job(tmp_path, {"train": channels["train"]}, FAST)
+    assert result.returncode == 2
+    assert "channel 'validation': no folder given" in (tmp_path / "output" / "failure").read_text()
+
+
+# --- real data --------------------------------------------------------------------------------------------
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_imdb_slice_trains_to_a_sensible_accuracy(tmp_path):
+    if not IMDB_TRAIN.is_file():
+        pytest.skip(f"IMDb data not found at {IMDB_TRAIN}")
+    with gzip.open(IMDB_TRAIN, "rt", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # Rows are sorted positive first: take both ends so both classes are present; keep movies on one side.
+    sample = rows[:1000] + rows[-1000:]
+    records = [
+        {"review_id": r["file"], "text": r["review"], "label": normalize_label(r["sentiment"]), "url": r["url"]}
+        for r in sample
+    ]
+    in_validation = {url for url in {r["url"] for r in records} if zlib.crc32(url.encode()) % 5 == 0}
+    train_records = [r for r in records if r["url"] not in in_validation]
+    validation_records = [r for r in records if r["url"] in in_validation]
+    folders = {
+        "train": write_channel(tmp_path / "data" / "train", train_records),
+        "validation": write_channel(tmp_path / "data" / "validation", validation_records),
+    }
+    result = run_training_job(tmp_path / "job", folders, {"n_jobs": "1"})  # raw IMDb text: train.py normalizes it
+    assert result.returncode == 0, result.stderr
+    assert metric_lines(result.stdout)["validation:accuracy"] > 0.80

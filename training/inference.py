@@ -1,0 +1,254 @@
+"""SageMaker inference handlers for the sentiment model (scikit-learn 1.9-0 container, script mode).
+
+Request (ARCHITECTURE.md, "Inference"):
+- ``application/json``: ``{"instances": ["text", ...]}``, a bare JSON list of strings, or one JSON string;
+- ``text/csv``: one review per row (RFC 4180 quoting honoured, so a quoted review may hold commas or newlines);
+- ``text/plain``: one review per line (``\\n`` or ``\\r\\n``; U+0085 and friends are NOT line breaks: they
+  occur inside IMDb reviews).
+Response (``application/json``): ``{"predictions": [{"label": "positive", "score": 0.97,
+"positive_probability": 0.97}, ...]}`` in request order; ``score`` is the probability of the returned label
+(always >= 0.5), ``positive_probability`` the probability of ``positive``.
+
+Client errors. The container's serving stack (sagemaker-containers ``_transformer.Transformer``) wraps every
+exception a handler raises into ``ClientError`` and lets Flask answer HTTP 500 with an HTML page; but a
+response object returned by ``output_fn`` is passed to the client unchanged. So bad input is not raised:
+``input_fn`` returns a :class:`RequestRejection` value, ``predict_fn`` passes it through untouched, and
+``output_fn`` renders it as a Flask ``Response`` with the 4xx status and ``{"error": "<message>"}``
+(docs/model.md, "Serving: how a client error reaches the client", has the source references).
+Status codes: 400 malformed/empty/wrong types, 413 too many texts, too long a text or too large a body,
+415 unsupported content type or charset, 406 unsupported accept.
+
+Limits are module constants, overridable by environment variables in the model's environment.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import sentiment_model
+from flask import Response
+from review_text import LABEL_NAMES, normalize_text
+
+MODEL_FILENAME = "model.joblib"
+JSON = "application/json"
+CSV = "text/csv"
+PLAIN = "text/plain"
+SUPPORTED_CONTENT_TYPES = (JSON, CSV, PLAIN)
+
+
+def _env_limit(name: str, default: int) -> int:
+    """A positive integer from the environment; a bad value falls back to the default (never kills the worker)."""
+    raw = os.environ.get(name)
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# InvokeEndpoint caps payloads at 6 MiB; the worker may also be reached directly (local server, batch).
+MAX_BODY_BYTES = _env_limit("SENTIMENT_MAX_BODY_BYTES", 6 * 1024 * 1024)
+MAX_INSTANCES = _env_limit("SENTIMENT_MAX_INSTANCES", 1000)
+# Matches the data-quality ceiling of the Glue job (DataQualityConfig.max_text_chars): the model never saw longer.
+MAX_TEXT_CHARS = _env_limit("SENTIMENT_MAX_TEXT_CHARS", 50_000)
+
+
+@dataclass(frozen=True)
+class RequestRejection:
+    """A client error travelling from ``input_fn`` to ``output_fn`` as a value (see the module docstring)."""
+
+    status: int
+    message: str
+
+    def to_response(self) -> Response:
+        return Response(json.dumps({"error": self.message}), status=self.status, mimetype=JSON)
+
+
+def _reject(status: int, message: str) -> RequestRejection:
+    return RequestRejection(status=status, message=message)
+
+
+# --- model ------------------------------------------------------------------------------------------------
+def model_fn(model_dir: str):
+    """Load ``model.joblib`` (runs lazily in each worker on its first request, ping included: keep it quick)."""
+    path = Path(model_dir) / MODEL_FILENAME
+    if not path.is_file():
+        present = sorted(p.name for p in Path(model_dir).iterdir()) if Path(model_dir).is_dir() else []
+        raise FileNotFoundError(f"model file {path} not found (model folder holds: {present})")
+    model = joblib.load(path)
+    if not hasattr(model, "predict_proba"):
+        raise TypeError(f"{path} holds a {type(model).__name__}, not a classifier with predict_proba")
+    return model
+
+
+# --- input ------------------------------------------------------------------------------------------------
+def _parse_content_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """(media type lower-cased, parameters); a missing header means JSON, as in the container's worker."""
+    if not content_type or not content_type.strip():
+        return JSON, {}
+    media, *raw_params = content_type.split(";")
+    params = {}
+    for item in raw_params:
+        key, _, value = item.partition("=")
+        params[key.strip().lower()] = value.strip().strip('"')
+    return media.strip().lower(), params
+
+
+def _decode_body(body, charset: str | None) -> str | RequestRejection:
+    if isinstance(body, str):
+        return body
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        return _reject(400, f"request body must be bytes or text, got {type(body).__name__}")
+    encoding = charset or "utf-8"
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return _reject(415, f"unsupported charset {encoding!r}; send UTF-8")
+    try:
+        return bytes(body).decode(encoding)
+    except UnicodeDecodeError as error:
+        return _reject(400, f"request body is not valid {encoding}: {error.reason} at byte {error.start}")
+
+
+def _texts_from_json(body: str) -> list | RequestRejection:
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as error:
+        return _reject(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    except RecursionError:
+        return _reject(400, "malformed JSON: nested too deeply")
+    if isinstance(payload, str):
+        return [payload]
+    if isinstance(payload, dict):
+        if "instances" not in payload:
+            return _reject(
+                400, f'JSON object must have an "instances" list of review texts (keys: {sorted(payload)[:10]})'
+            )
+        payload = payload["instances"]
+        if not isinstance(payload, list):
+            return _reject(400, f'"instances" must be a list of review texts, got {type(payload).__name__}')
+    if not isinstance(payload, list):
+        return _reject(
+            400, f'JSON body must be an object with "instances", a list or a string, got {type(payload).__name__}'
+        )
+    return payload
+
+
+def _lines(body: str) -> list[str]:
+    """Lines split on ``\\n`` only (``\\r\\n`` tolerated); trailing empty lines dropped."""
+    lines = [line[:-1] if line.endswith("\r") else line for line in body.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def _texts_from_csv(body: str) -> list | RequestRejection:
+    texts = []
+    try:
+        for row in csv.reader(io.StringIO(body, newline=""), strict=True):
+            if not row:  # a blank line: kept so the row numbers in later messages stay right
+                texts.append("")
+                continue
+            if len(row) != 1:
+                return _reject(
+                    400,
+                    f"CSV row {len(texts) + 1} has {len(row)} fields; send one review per row "
+                    "(quote a review that contains commas)",
+                )
+            texts.append(row[0])
+    except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            return _reject(413, f"a CSV field is longer than the limit of {MAX_TEXT_CHARS} characters per text")
+        return _reject(400, f"malformed CSV at row {len(texts) + 1}: {error}")
+    while texts and not texts[-1].strip():
+        texts.pop()
+    return texts
+
+
+def _validated_texts(items: list) -> list[str] | RequestRejection:
+    """Type, count and length checks, then the shared normalization (``review_text.normalize_text``)."""
+    if not items:
+        return _reject(400, "no review texts in the request")
+    if len(items) > MAX_INSTANCES:
+        return _reject(413, f"too many texts: {len(items)} > {MAX_INSTANCES} per request")
+    cleaned = []
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            return _reject(400, f"instance {index} must be a string, got {type(item).__name__}")
+        if len(item) > MAX_TEXT_CHARS:
+            return _reject(413, f"instance {index} is too long: {len(item)} > {MAX_TEXT_CHARS} characters")
+        text = normalize_text(item)
+        if not text:
+            return _reject(400, f"instance {index} is empty (after removing markup and whitespace)")
+        cleaned.append(text)
+    return cleaned
+
+
+def input_fn(request_body, request_content_type):
+    """Texts ready for ``predict_fn``, or a :class:`RequestRejection`. Never raises on client input."""
+    media, params = _parse_content_type(request_content_type)
+    if media not in SUPPORTED_CONTENT_TYPES:
+        return _reject(415, f"unsupported content type {media!r}; use one of {', '.join(SUPPORTED_CONTENT_TYPES)}")
+    size = len(request_body) if isinstance(request_body, (str, bytes, bytearray, memoryview)) else 0
+    if size > MAX_BODY_BYTES:
+        return _reject(413, f"request body too large: {size} > {MAX_BODY_BYTES} bytes")
+    body = _decode_body(request_body, params.get("charset"))
+    if isinstance(body, RequestRejection):
+        return body
+    if "\x00" in body and media != JSON:
+        return _reject(400, "request body contains NUL characters")
+    if media == JSON:
+        items = _texts_from_json(body)
+    elif media == CSV:
+        items = _texts_from_csv(body)
+    else:
+        items = _lines(body)
+    if isinstance(items, RequestRejection):
+        return items
+    return _validated_texts(items)
+
+
+# --- prediction and output --------------------------------------------------------------------------------
+def predict_fn(input_data, model):
+    """One prediction per text, in order; a rejection passes through untouched."""
+    if isinstance(input_data, RequestRejection):
+        return input_data
+    positive = sentiment_model.positive_probability(model, input_data)
+    predictions = []
+    for p in positive.tolist():
+        label = 1 if p >= 0.5 else 0
+        predictions.append(
+            {
+                "label": LABEL_NAMES[label],
+                "score": round(p if label else 1.0 - p, 6),
+                "positive_probability": round(p, 6),
+            }
+        )
+    return predictions
+
+
+def accepts_json(accept: str | None) -> bool:
+    """True when the Accept header allows JSON (missing, ``*/*``, ``application/*``, ``application/json``)."""
+    if not accept or not accept.strip():
+        return True
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in ("", "*/*", "application/*", JSON):
+            return True
+    return False
+
+
+def output_fn(prediction, accept):
+    """A Flask ``Response``: 200 with the predictions, or the 4xx of a rejection, or 406."""
+    if isinstance(prediction, RequestRejection):
+        return prediction.to_response()
+    if not accepts_json(accept):
+        return _reject(406, f"unsupported accept {accept!r}; responses are {JSON}").to_response()
+    return Response(json.dumps({"predictions": prediction}), status=200, mimetype=JSON)

@@ -1,0 +1,260 @@
+"""SageMaker training entry point (scikit-learn 1.9-0 container, script mode): ``python train.py [flags]``.
+
+Container contract (docs/model.md has the evidence):
+- channels ``train``, ``validation`` and optional ``test`` come from ``SM_CHANNEL_<NAME>`` (or ``--train`` ...);
+- the model goes to ``SM_MODEL_DIR`` as ``model.joblib`` + ``metrics.json``;
+- hyperparameters arrive as flags rendered by the launcher: keys sorted, one-letter keys with ONE dash
+  (``-C 2.0``), others ``--name value``, values ``str()`` of the JSON-decoded hyperparameter (``True``,
+  ``1000.0``). Every hyperparameter has a default, so an empty set trains the default model;
+- metric lines ``<split>:<metric>=<value>`` on stdout for the job's metric definitions;
+- on failure, a one-paragraph reason in ``$SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``), because
+  the job's FailureReason shows nothing else; exit 2 for bad input or hyperparameters, 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import joblib
+import numpy as np
+import scipy
+import sentiment_model
+import sklearn
+from channels import ChannelData, ChannelError, read_channel
+from sentiment_model import ModelParams
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+MODEL_FILENAME = "model.joblib"
+METRICS_FILENAME = "metrics.json"
+DEFAULT_OUTPUT_DIR = "/opt/ml/output"
+EXIT_BAD_INPUT = 2
+EXIT_UNEXPECTED = 1
+METRIC_NAMES = ("accuracy", "f1", "roc_auc")
+
+
+class HyperparameterError(ValueError):
+    """A hyperparameter is unknown or has an invalid value; the message names it."""
+
+
+# --- hyperparameters ----------------------------------------------------------------------------------------
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    """Integers, also as the launcher renders JSON numbers like ``1e3`` (``1000.0``)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = _parse_float(text)
+        if not value.is_integer():
+            raise ValueError(f"{text!r} is not a whole number") from None
+        return int(value)
+
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+def _parse_bool(text: str) -> bool:
+    """``True``/``False`` as the launcher renders JSON booleans, plus the usual spellings."""
+    spelled = text.strip().lower()
+    if spelled in _TRUE:
+        return True
+    if spelled in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+def _typed(parser_fn, name: str):
+    def convert(text: str):
+        try:
+            return parser_fn(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"invalid value for hyperparameter {name}: {error}") from None
+
+    return convert
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and sys.exit(2); we want one clear message
+        raise HyperparameterError(message)
+
+
+_PARSERS = {float: _parse_float, int: _parse_int, bool: _parse_bool}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Flags for every :class:`ModelParams` field in both spellings, plus channel/model folders."""
+    parser = _RaisingParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    defaults = ModelParams()
+    for name in ModelParams.field_names():
+        default = getattr(defaults, name)
+        kind = type(default)
+        spellings = {f"--{name}", f"--{name.replace('_', '-')}"}
+        if len(name) == 1:
+            spellings.add(f"-{name}")  # the launcher's spelling of one-letter keys
+        parser.add_argument(
+            *sorted(spellings),
+            dest=name,
+            type=_typed(_PARSERS[kind], name),
+            default=default,
+            metavar=kind.__name__.upper(),
+            help=f"default: {default}",
+        )
+    parser.add_argument(
+        "--eval_train",
+        "--eval-train",
+        dest="eval_train",
+        type=_typed(_parse_bool, "eval_train"),
+        default=False,
+        help="also report train metrics (costs one more pass over the training data); default: false",
+    )
+    env = os.environ
+    parser.add_argument("--train", default=env.get("SM_CHANNEL_TRAIN"), help="train channel folder")
+    parser.add_argument("--validation", default=env.get("SM_CHANNEL_VALIDATION"), help="validation channel folder")
+    parser.add_argument("--test", default=env.get("SM_CHANNEL_TEST"), help="optional test channel folder")
+    parser.add_argument("--model-dir", "--model_dir", dest="model_dir", default=env.get("SM_MODEL_DIR"))
+    return parser
+
+
+def parse_hyperparameters(argv: list[str]) -> tuple[ModelParams, argparse.Namespace]:
+    """Parse flags; unknown flags and invalid values raise :class:`HyperparameterError`."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        flags = [item for item in unknown if item.startswith("-")] or unknown
+        known = ", ".join(ModelParams.field_names())
+        raise HyperparameterError(f"unknown hyperparameter(s): {' '.join(flags)} (known: {known}, eval_train)")
+    params = ModelParams(**{name: getattr(args, name) for name in ModelParams.field_names()})
+    try:
+        params.validate()
+    except ValueError as error:
+        raise HyperparameterError(f"invalid hyperparameters: {error}") from None
+    return params, args
+
+
+# --- evaluation ---------------------------------------------------------------------------------------------
+def evaluate(model, data: ChannelData) -> dict[str, float]:
+    """accuracy, F1 (positive class) and ROC AUC of ``model`` on a labeled channel."""
+    y = np.asarray(data.labels)
+    proba = sentiment_model.positive_probability(model, data.texts)
+    predicted = (proba >= 0.5).astype(int)
+    metrics = {"accuracy": float(accuracy_score(y, predicted)), "f1": float(f1_score(y, predicted))}
+    # ROC AUC is undefined on a one-class split (possible for a small test channel): report it as absent.
+    if len(set(data.labels)) == 2:
+        metrics["roc_auc"] = float(roc_auc_score(y, proba))
+    return metrics
+
+
+def format_metric_lines(split: str, metrics: dict[str, float]) -> list[str]:
+    """``<split>:<metric>=<value>`` lines, matched by the regex ``<split>:<metric>=([0-9.]+)``."""
+    return [f"{split}:{name}={metrics[name]:.6f}" for name in METRIC_NAMES if name in metrics]
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+# --- the job ------------------------------------------------------------------------------------------------
+def run(argv: list[str]) -> dict:
+    """Train, evaluate and save; return the content of metrics.json."""
+    params, args = parse_hyperparameters(argv)
+    if not args.model_dir:
+        raise HyperparameterError("no model folder: set SM_MODEL_DIR or pass --model-dir <folder>")
+    train = read_channel("train", args.train)
+    validation = read_channel("validation", args.validation)
+    test = read_channel("test", args.test, require_both_classes=False) if args.test else None
+    print(
+        f"read train={len(train)} validation={len(validation)}"
+        + (f" test={len(test)}" if test else "")
+        + f" rows; hyperparameters: {json.dumps(params.as_dict(), sort_keys=True)}",
+        flush=True,
+    )
+
+    model = sentiment_model.build_model(params)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(train.texts, np.asarray(train.labels))
+    fit_seconds, fit_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    sentiment_model.compact(model)
+
+    splits = {"validation": validation} | ({"test": test} if test else {})
+    if args.eval_train:
+        splits = {"train": train} | splits
+    metrics = {}
+    for split, data in splits.items():
+        metrics[split] = evaluate(model, data)
+        for line in format_metric_lines(split, metrics[split]):
+            print(line, flush=True)
+
+    report = {
+        "model": "nb_logreg_word_char_ngrams",
+        "metrics": metrics,
+        "hyperparameters": params.as_dict() | {"eval_train": args.eval_train},
+        "rows": {
+            name: len(data) for name, data in (("train", train), ("validation", validation), ("test", test)) if data
+        },
+        "fit_seconds": round(fit_seconds, 3),
+        "fit_cpu_seconds_main_process": round(fit_cpu_seconds, 3),
+        "n_features": int(model.named_steps["nb"].n_features_in_),
+        "library_versions": library_versions(),
+        "data_sha256": {data.name: data.sha256 for data in (train, validation, test) if data},
+        "skipped_files": {
+            data.name: data.skipped_files for data in (train, validation, test) if data and data.skipped_files
+        },
+    }
+    model_dir = Path(args.model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, model_dir / MODEL_FILENAME, compress=3)
+    (model_dir / METRICS_FILENAME).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(
+        f"saved {model_dir / MODEL_FILENAME} ({(model_dir / MODEL_FILENAME).stat().st_size} bytes); fit {fit_seconds:.1f} s"
+    )
+    return report
+
+
+def write_failure(message: str) -> None:
+    """Leave the reason where SageMaker shows it as the job's FailureReason (best effort, never raises)."""
+    output_dir = Path(os.environ.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR))
+    try:
+        if output_dir.is_dir():
+            (output_dir / "failure").write_text(message[:1000] + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        run(argv)
+    except (HyperparameterError, ChannelError) as error:
+        message = f"training refused: {error}"
+        print(message, file=sys.stderr, flush=True)
+        write_failure(message)
+        return EXIT_BAD_INPUT
+    except Exception as error:  # noqa: BLE001 - the edge of the job: report, don't hide
+        traceback.print_exc()
+        write_failure(f"training failed unexpectedly: {type(error).__name__}: {error}")
+        return EXIT_UNEXPECTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
