@@ -61,6 +61,7 @@ def load_texts(n: int, seed: int = 42) -> tuple[list[str], list[int], str]:
 
 def train_small_model(work: Path) -> tuple[Path, Path]:
     """Train the default model on a 3,000-review sample, exactly as ``ds-on-aws run`` launches it."""
+    ensure_runtime_paths()
     import review_text
 
     texts, labels, _ = load_texts(3000, seed=7)
