@@ -40,7 +40,16 @@ def _slug(text: str, limit: int = 63) -> str:
 def _physical_name(stack_name: str, logical_id: str, resource: Mapping[str, Any]) -> str:
     """The resource's literal name property if it has one, else a plausible generated name."""
     properties = resource.get("Properties", {})
-    for key in ("BucketName", "Name", "RoleName", "TopicName", "LogGroupName", "FunctionName", "StateMachineName", "TableName"):
+    for key in (
+        "BucketName",
+        "Name",
+        "RoleName",
+        "TopicName",
+        "LogGroupName",
+        "FunctionName",
+        "StateMachineName",
+        "TableName",
+    ):
         value = properties.get(key)
         if isinstance(value, str):
             return value
@@ -71,9 +80,18 @@ def _getatt_value(stack_name: str, logical_id: str, resource: Mapping[str, Any],
     kind = resource.get("Type", "")
     name = _physical_name(stack_name, logical_id, resource)
     by_type = {
-        "AWS::S3::Bucket": {"Arn": f"arn:{SAMPLE_PARTITION}:s3:::{name}", "DomainName": f"{name}.s3.{SAMPLE_URL_SUFFIX}"},
-        "AWS::IAM::Role": {"Arn": f"arn:{SAMPLE_PARTITION}:iam::{SAMPLE_ACCOUNT}:role/{name}", "RoleId": "AROASAMPLEROLEID"},
-        "AWS::KMS::Key": {"Arn": _arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"), "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"},
+        "AWS::S3::Bucket": {
+            "Arn": f"arn:{SAMPLE_PARTITION}:s3:::{name}",
+            "DomainName": f"{name}.s3.{SAMPLE_URL_SUFFIX}",
+        },
+        "AWS::IAM::Role": {
+            "Arn": f"arn:{SAMPLE_PARTITION}:iam::{SAMPLE_ACCOUNT}:role/{name}",
+            "RoleId": "AROASAMPLEROLEID",
+        },
+        "AWS::KMS::Key": {
+            "Arn": _arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+        },
         "AWS::SNS::Topic": {"TopicArn": _arn("sns", name), "TopicName": name},
         "AWS::Logs::LogGroup": {"Arn": _arn("logs", f"log-group:{name}:*")},
         "AWS::Lambda::Function": {"Arn": _arn("lambda", f"function:{name}")},
@@ -93,7 +111,13 @@ def _getatt_value(stack_name: str, logical_id: str, resource: Mapping[str, Any],
 class _Resolver:
     """Resolves CloudFormation intrinsics of one template to sample strings."""
 
-    def __init__(self, template: Mapping[str, Any], stack_name: str, samples: Mapping[str, Any], others: Mapping[str, Mapping[str, Any]]):
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        stack_name: str,
+        samples: Mapping[str, Any],
+        others: Mapping[str, Mapping[str, Any]],
+    ):
         self.template = template
         self.stack_name = stack_name
         self.samples = dict(samples)
@@ -116,7 +140,7 @@ class _Resolver:
         if not isinstance(value, Mapping):
             raise ResolveError(f"unexpected value {value!r}")
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             handler = {
                 "Ref": self._ref,
                 "Fn::GetAtt": self._getatt,
@@ -225,7 +249,9 @@ class _Resolver:
             return self.samples[key]
         producer = self.others.get(stack_name)
         if producer is not None and output in producer.get("Outputs", {}):
-            return _Resolver(producer, stack_name, self.samples, self.others).resolve(producer["Outputs"][output]["Value"])
+            return _Resolver(producer, stack_name, self.samples, self.others).resolve(
+                producer["Outputs"][output]["Value"]
+            )
         # Without the producer's template: a plausible value from the output's name.
         if "Bucket" in output and "Arn" in output:
             return f"arn:{SAMPLE_PARTITION}:s3:::{_slug(stack_name + '-' + output.split('Bucket')[0].split('Ref')[-1].split('GetAtt')[-1] + '-bucket')}"
@@ -288,13 +314,29 @@ def state_machines(template: Mapping[str, Any]) -> list[str]:
 # --- Mermaid ---------------------------------------------------------------------------------------------------
 
 _OPERATORS = {
-    "StringEquals": "==", "StringEqualsPath": "==", "NumericEquals": "==", "NumericEqualsPath": "==",
-    "BooleanEquals": "==", "BooleanEqualsPath": "==", "NumericLessThan": "<", "NumericLessThanPath": "<",
-    "NumericGreaterThan": ">", "NumericGreaterThanPath": ">", "NumericLessThanEquals": "<=",
-    "NumericLessThanEqualsPath": "<=", "NumericGreaterThanEquals": ">=", "NumericGreaterThanEqualsPath": ">=",
-    "StringMatches": "matches", "StringLessThan": "<", "StringGreaterThan": ">",
-    "IsPresent": "is present", "IsString": "is string", "IsNumeric": "is number", "IsBoolean": "is boolean",
-    "IsNull": "is null", "IsTimestamp": "is timestamp",
+    "StringEquals": "==",
+    "StringEqualsPath": "==",
+    "NumericEquals": "==",
+    "NumericEqualsPath": "==",
+    "BooleanEquals": "==",
+    "BooleanEqualsPath": "==",
+    "NumericLessThan": "<",
+    "NumericLessThanPath": "<",
+    "NumericGreaterThan": ">",
+    "NumericGreaterThanPath": ">",
+    "NumericLessThanEquals": "<=",
+    "NumericLessThanEqualsPath": "<=",
+    "NumericGreaterThanEquals": ">=",
+    "NumericGreaterThanEqualsPath": ">=",
+    "StringMatches": "matches",
+    "StringLessThan": "<",
+    "StringGreaterThan": ">",
+    "IsPresent": "is present",
+    "IsString": "is string",
+    "IsNumeric": "is number",
+    "IsBoolean": "is boolean",
+    "IsNull": "is null",
+    "IsTimestamp": "is timestamp",
 }
 
 
@@ -353,7 +395,9 @@ def to_mermaid(definition: Mapping[str, Any]) -> str:
             if kind == "Fail":
                 lines.append(f"{indent}class {sid} fail")
             for choice in state.get("Choices", []):
-                lines.append(f'{indent}{sid} -->|"{_label(describe_rule(choice), 60)}"| {node_id(scope, choice["Next"])}')
+                lines.append(
+                    f'{indent}{sid} -->|"{_label(describe_rule(choice), 60)}"| {node_id(scope, choice["Next"])}'
+                )
             if "Default" in state:
                 lines.append(f'{indent}{sid} -->|"default"| {node_id(scope, state["Default"])}')
             if "Next" in state:

@@ -213,7 +213,10 @@ class EndpointDeployment(Construct):
                 parameters={
                     "ResourceArn": sfn.JsonPath.string_at("$.endpoint.EndpointArn"),
                     "Tags": [
-                        {"Key": ACCURACY_TAG, "Value": sfn.JsonPath.string_at("$.gate.accuracy")},
+                        {
+                            "Key": ACCURACY_TAG,
+                            "Value": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.gate.accuracy")),
+                        },
                         {"Key": "ds-on-aws:model", "Value": sfn.JsonPath.string_at("$.run.names.model")},
                         {"Key": "ds-on-aws:deployed-by", "Value": sfn.JsonPath.execution_name},
                     ],
@@ -323,7 +326,8 @@ class EndpointDeployment(Construct):
                 "step": "Smoke test endpoint",
                 "error": "SmokeTestFailed",
                 "message": sfn.JsonPath.format(
-                    "The endpoint answered without predictions: {}", sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test"))
+                    "The endpoint answered without predictions: {}",
+                    sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test")),
                 ),
             },
             result_path="$.failure",
@@ -335,13 +339,17 @@ class EndpointDeployment(Construct):
             .when(
                 sfn.Condition.and_(
                     sfn.Condition.string_equals(status, "InService"),
-                    sfn.Condition.string_equals_json_path("$.endpoint.EndpointConfigName", "$.run.names.endpoint_config"),
+                    sfn.Condition.string_equals_json_path(
+                        "$.endpoint.EndpointConfigName", "$.run.names.endpoint_config"
+                    ),
                 ),
                 smoke_test,
             )
             .when(sfn.Condition.string_equals(status, "InService"), rolled_back)
             .when(
-                sfn.Condition.and_(sfn.Condition.string_equals(status, "Failed"), sfn.Condition.boolean_equals("$.live.exists", False)),
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals(status, "Failed"), sfn.Condition.boolean_equals("$.live.exists", False)
+                ),
                 delete_failed_new,
             )
             .when(sfn.Condition.string_equals(status, "Failed"), failed_update)
@@ -378,4 +386,3 @@ class EndpointDeployment(Construct):
         create_model.next(create_config)
         create_config.next(create_or_update)
         self.start: sfn.IChainable = create_model
-

@@ -36,14 +36,18 @@ def glue_version(name: str) -> glue.GlueVersion:
     try:
         return GLUE_VERSIONS[name]
     except KeyError:
-        raise ValueError(f"ds-on-aws.glue.glue_version: unsupported {name!r}; supported: {sorted(GLUE_VERSIONS)}") from None
+        raise ValueError(
+            f"ds-on-aws.glue.glue_version: unsupported {name!r}; supported: {sorted(GLUE_VERSIONS)}"
+        ) from None
 
 
 def worker_type(name: str) -> glue.WorkerType:
     try:
         return WORKER_TYPES[name]
     except KeyError:
-        raise ValueError(f"ds-on-aws.glue.worker_type: unsupported {name!r}; supported: {sorted(WORKER_TYPES)}") from None
+        raise ValueError(
+            f"ds-on-aws.glue.worker_type: unsupported {name!r}; supported: {sorted(WORKER_TYPES)}"
+        ) from None
 
 
 def default_arguments(curated_bucket_name: str, data_quality: DataQualityConfig) -> dict[str, str]:
@@ -117,7 +121,11 @@ class CleaningJob(Construct):
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue cleaning job of the review-sentiment pipeline",
         )
-        role.add_to_policy(iam.PolicyStatement(sid="ReadRaw", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{raw_prefix}*")]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadRaw", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{raw_prefix}*")]
+            )
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListRaw",
@@ -145,7 +153,9 @@ class CleaningJob(Construct):
             iam.PolicyStatement(
                 sid="ReadCode",
                 actions=["s3:GetObject"],
-                resources=[asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.script, self.shared_module)],
+                resources=[
+                    asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.script, self.shared_module)
+                ],
             )
         )
         role.add_to_policy(
@@ -156,7 +166,9 @@ class CleaningJob(Construct):
             )
         )
         log_groups = [
-            stack.format_arn(service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
+            stack.format_arn(
+                service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+            )
             for name in ("/aws-glue/*",)
         ]
         role.add_to_policy(

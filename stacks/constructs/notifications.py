@@ -61,7 +61,9 @@ def transient_retry(service: str) -> sfn.RetryProps:
 class Notifications(Construct):
     """The pipeline's SNS topic (KMS-encrypted with the data key), optionally with an e-mail subscription."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, project_name: str, email: str = "") -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, project_name: str, email: str = ""
+    ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
             self,
@@ -73,7 +75,15 @@ class Notifications(Construct):
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-    def publish(self, scope: Construct, construct_id: str, *, subject: str, message: sfn.TaskInput, result_path: str = sfn.JsonPath.DISCARD) -> tasks.SnsPublish:
+    def publish(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        subject: str,
+        message: sfn.TaskInput,
+        result_path: str = sfn.JsonPath.DISCARD,
+    ) -> tasks.SnsPublish:
         """An SNS publish task on this topic (the state machine role may publish to this topic only)."""
         return tasks.SnsPublish(
             scope,
@@ -157,7 +167,11 @@ class FailureHandler(Construct):
             task.add_retry(**vars_of(transient_retry(service)))
         for retry in extra_retries:
             task.add_retry(**vars_of(retry))
-        task.add_catch(self.describe(step, error="$.error.Error", cause="$.error.Cause"), errors=["States.ALL"], result_path="$.error")
+        task.add_catch(
+            self.describe(step, error="$.error.Error", cause="$.error.Cause"),
+            errors=["States.ALL"],
+            result_path="$.error",
+        )
         return task
 
 

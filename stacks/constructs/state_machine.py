@@ -36,7 +36,11 @@ from stacks.constructs.training import TrainingCode, TrainingStep, image_pull_st
 
 STACK_TAG_KEY = "ds-on-aws:stack"
 EXECUTION_TAG_KEY = "ds-on-aws:execution"
-NOT_FOUND_ERRORS = ("SageMaker.AmazonSageMakerException", "SageMaker.ValidationException", "SageMaker.SageMakerException")
+NOT_FOUND_ERRORS = (
+    "SageMaker.AmazonSageMakerException",
+    "SageMaker.ValidationException",
+    "SageMaker.SageMakerException",
+)
 NOT_FOUND_CAUSE = "*Could not find endpoint*"
 
 
@@ -153,7 +157,14 @@ class PipelineStateMachine(Construct):
 
     # --- definition -------------------------------------------------------------------------------------------
 
-    def _definition(self, raw: s3.IBucket, curated: s3.IBucket, artifacts: s3.IBucket, glue_job: glue.IJob, notifications: Notifications) -> sfn.IChainable:
+    def _definition(
+        self,
+        raw: s3.IBucket,
+        curated: s3.IBucket,
+        artifacts: s3.IBucket,
+        glue_job: glue.IJob,
+        notifications: Notifications,
+    ) -> sfn.IChainable:
         config, failures = self.config, self.failures
         stack = Stack.of(self)
 
@@ -196,7 +207,9 @@ class PipelineStateMachine(Construct):
             },
             result_path="$.prepare.merged",
         )
-        name = sfn.JsonPath.format(f"{self.prefix}{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "MD5"))
+        name = sfn.JsonPath.format(
+            f"{self.prefix}{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "MD5")
+        )
         run_id = sfn.JsonPath.execution_name
         settings = "$.prepare.merged.settings"
         derive = sfn.Pass(
@@ -293,12 +306,7 @@ class PipelineStateMachine(Construct):
             sfn.Choice(self, "Input valid?")
             .when(input_is_invalid(settings), invalid_input)
             .otherwise(
-                sfn.Chain.start(derive)
-                .next(keep_run)
-                .next(clean)
-                .next(train)
-                .next(read_accuracy)
-                .next(has_metric)
+                sfn.Chain.start(derive).next(keep_run).next(clean).next(train).next(read_accuracy).next(has_metric)
             )
         )
         chain = sfn.Chain.start(load_defaults).next(merge).next(valid)
@@ -347,7 +355,7 @@ class PipelineStateMachine(Construct):
             "Worse than live model",
             parameters={
                 "message": sfn.JsonPath.format(
-                    "Model rejected: validation accuracy {} is below the live model's {} on endpoint {} "
+                    "Model rejected: validation accuracy {} is below the live model accuracy {} on endpoint {} "
                     "(training job {}). The live endpoint was not touched.",
                     sfn.JsonPath.string_at("$.gate.accuracy"),
                     sfn.JsonPath.string_at("$.live.accuracy"),
@@ -401,7 +409,12 @@ class PipelineStateMachine(Construct):
     def _timeout_seconds(self) -> int:
         """Glue timeout + training max wait + endpoint wait budget + one hour of slack."""
         c = self.config
-        return c.glue.timeout_minutes * 60 + c.training.max_wait_seconds + c.endpoint.wait_seconds * c.endpoint.max_wait_attempts + 3600
+        return (
+            c.glue.timeout_minutes * 60
+            + c.training.max_wait_seconds
+            + c.endpoint.wait_seconds * c.endpoint.max_wait_attempts
+            + 3600
+        )
 
     def _model_role(self, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
         """Role the endpoint's model runs as: read its model.tar.gz and the code, use the key, write logs."""
@@ -411,10 +424,16 @@ class PipelineStateMachine(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker model (endpoint) of the review-sentiment pipeline",
         )
-        role.add_to_policy(iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")]
+            )
+        )
         role.add_to_policy(self.code.read_statement())
         role.add_to_policy(
-            iam.PolicyStatement(sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn])
+            iam.PolicyStatement(
+                sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]
+            )
         )
         role.add_to_policy(log_statement(self, "/aws/sagemaker/Endpoints/*"))
         for statement in image_pull_statements(self):
@@ -444,7 +463,11 @@ class PipelineStateMachine(Construct):
                 sid="TrainingJobCompletionEvents",
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                 resources=[
-                    stack.format_arn(service="events", resource="rule", resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule")
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                    )
                 ],
             ),
             iam.PolicyStatement(
@@ -459,7 +482,12 @@ class PipelineStateMachine(Construct):
             ),
             iam.PolicyStatement(
                 sid="WatchTestAndDeleteFailedEndpoint",
-                actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint", "sagemaker:ListTags", "sagemaker:DeleteEndpoint"],
+                actions=[
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:InvokeEndpoint",
+                    "sagemaker:ListTags",
+                    "sagemaker:DeleteEndpoint",
+                ],
                 resources=self.endpoint_arns,
             ),
             iam.PolicyStatement(
@@ -506,7 +534,12 @@ class PipelineStateMachine(Construct):
             ),
             iam.PolicyStatement(
                 sid="XRayTracing",
-                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
                 resources=["*"],  # X-Ray trace APIs take no resource
             ),
         ]
@@ -549,7 +582,10 @@ class _LiveLookup:
             result_path="$.live",
         )
         lookup_failed = failures.describe(
-            "Look up live endpoint", error="$.live_error.Error", cause="$.live_error.Cause", state_name="Live endpoint lookup failed"
+            "Look up live endpoint",
+            error="$.live_error.Error",
+            cause="$.live_error.Cause",
+            state_name="Live endpoint lookup failed",
         )
         not_found = (
             sfn.Choice(scope, "Endpoint not found?")

@@ -62,7 +62,9 @@ def sklearn_image_account(scope: Construct) -> str:
 def sklearn_image_uri(scope: Construct, framework_version: str) -> str:
     """``<account>.dkr.ecr.<region>.<url suffix>/sagemaker-scikit-learn:<version>-cpu-py3`` for the deployment region."""
     account = sklearn_image_account(scope)
-    return Fn.join("", [account, ".dkr.ecr.", Aws.REGION, ".", Aws.URL_SUFFIX, f"/{IMAGE_REPOSITORY}:{framework_version}-cpu-py3"])
+    return Fn.join(
+        "", [account, ".dkr.ecr.", Aws.REGION, ".", Aws.URL_SUFFIX, f"/{IMAGE_REPOSITORY}:{framework_version}-cpu-py3"]
+    )
 
 
 def sklearn_repository_arn(scope: Construct) -> str:
@@ -144,7 +146,10 @@ def log_statement(scope: Construct, log_group_pattern: str) -> iam.PolicyStateme
         actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
         resources=[
             Stack.of(scope).format_arn(
-                service="logs", resource="log-group", resource_name=log_group_pattern, arn_format=ArnFormat.COLON_RESOURCE_NAME
+                service="logs",
+                resource="log-group",
+                resource_name=log_group_pattern,
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
             )
         ],
     )
@@ -279,7 +284,9 @@ class TrainingStep(Construct):
             description="SageMaker training job of the review-sentiment pipeline",
         )
         statements = [
-            iam.PolicyStatement(sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]),
+            iam.PolicyStatement(
+                sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]
+            ),
             iam.PolicyStatement(
                 sid="ListCuratedSplits",
                 actions=["s3:ListBucket"],
