@@ -81,6 +81,7 @@ class PipelineStack(Stack):
 
     def _trigger(self, data: DataStack) -> events.Rule:
         """Start a run when a data file lands under the raw prefix (needs EventBridge notifications on the raw bucket)."""
+        self._enable_event_bridge(data)
         rule = events.Rule(
             self,
             "StartOnUpload",
@@ -109,6 +110,19 @@ class PipelineStack(Stack):
             )
         )
         return rule
+
+    @staticmethod
+    def _enable_event_bridge(data: DataStack) -> None:
+        """Turn on S3 -> EventBridge notifications of the raw bucket, unless the data stack already did.
+
+        The property belongs to the raw bucket (data stack); it is set here, next to the rule that needs it, so the
+        flag works end to end. It only adds delivery of S3 events to the account's default bus.
+        """
+        bucket = data.raw_bucket.node.default_child
+        notifications = data.raw_bucket.node.default_child.notification_configuration  # type: ignore[union-attr]
+        already = bool(notifications) and "EventBridgeConfiguration" in json.dumps(data.resolve(notifications))
+        if not already:
+            bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)  # type: ignore[union-attr]
 
     def _outputs(self, data: DataStack) -> None:
         sm = self.state_machine

@@ -448,7 +448,10 @@ def _templates(assembly_dir: Path) -> dict[str, dict]:
 
 
 def write_review_artifacts(assembly_dir: Path | str) -> list[Path]:
-    """Write ``review/<stack>-<state machine>.asl.json`` and ``.mmd`` for every state machine; return the paths."""
+    """Write ``review/<stack>-<state machine>.asl.json`` and ``.mmd`` for every state machine; return the paths.
+
+    ``<state machine>`` is its literal ``StateMachineName`` when it has one, else its logical id.
+    """
     assembly_dir = Path(assembly_dir)
     templates = _templates(assembly_dir)
     written: list[Path] = []
@@ -457,7 +460,8 @@ def write_review_artifacts(assembly_dir: Path | str) -> list[Path]:
         for logical_id in state_machines(template):
             definition = resolve_definition(template, logical_id, stack_name=stack_name, other_templates=templates)
             out.mkdir(parents=True, exist_ok=True)
-            base = out / f"{stack_name}-{logical_id}"
+            readable = template["Resources"][logical_id].get("Properties", {}).get("StateMachineName")
+            base = out / f"{stack_name}-{readable if isinstance(readable, str) else logical_id}"
             asl = base.with_name(base.name + ".asl.json")
             asl.write_text(json.dumps(definition, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             mmd = base.with_name(base.name + ".mmd")

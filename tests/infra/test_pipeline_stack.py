@@ -528,6 +528,10 @@ def test_upload_trigger_only_with_the_flag(pipeline, variant):
     assert pattern["detail"]["object"]["key"] == [{"prefix": CONFIG.raw_prefix}]
     (target,) = rule["Properties"]["Targets"]
     assert "raw_s3_uri" in json.dumps(target["InputTransformer"])
+    # the rule only fires if the raw bucket sends its events to EventBridge
+    buckets = resources_of(variant[0]["DsOnAws-Data"], "AWS::S3::Bucket")
+    raw = next(b for k, b in buckets.items() if k.startswith("RawBucket"))
+    assert raw["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"] == {"EventBridgeEnabled": True}
 
 
 def test_outputs_name_everything_a_user_needs(pipeline):
