@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import App, Stack, cx_api
+from aws_cdk import App, cx_api
 from constructs import Construct
 
 from ds_on_aws.config import CONTEXT_KEY, PipelineConfig
 from stacks.data_stack import DataStack
 from stacks.nag import enable_nag_checks
+from stacks.pipeline_stack import PipelineStack
+from stacks.review_artifacts import write_review_artifacts
 
 DATA_STACK_ID = "DsOnAws-Data"
 PIPELINE_STACK_ID = "DsOnAws-Pipeline"
@@ -25,7 +27,7 @@ PIPELINE_STACK_ID = "DsOnAws-Pipeline"
 class BuiltApp:
     config: PipelineConfig
     data: DataStack
-    pipeline: Stack | None
+    pipeline: PipelineStack
 
 
 def config_from(scope: Construct) -> PipelineConfig:
@@ -33,36 +35,13 @@ def config_from(scope: Construct) -> PipelineConfig:
     return PipelineConfig.from_context(scope.node.try_get_context(CONTEXT_KEY))
 
 
-def _pipeline_stack_class():
-    """A2's ``PipelineStack``; ``None`` only while ``stacks/pipeline_stack.py`` does not exist yet (parallel work)."""
-    try:
-        from stacks.pipeline_stack import PipelineStack
-    except ModuleNotFoundError as exc:  # only the missing module itself, never an import error inside it
-        if exc.name != "stacks.pipeline_stack":
-            raise
-        return None
-    return PipelineStack
-
-
 def build_app(app: App) -> BuiltApp:
     """Add the data and pipeline stacks to ``app`` (environment-agnostic: no ``env=``) and enable cdk-nag."""
     config = config_from(app)
     data = DataStack(app, DATA_STACK_ID, config=config)
-    pipeline_cls = _pipeline_stack_class()
-    pipeline = pipeline_cls(app, PIPELINE_STACK_ID, config=config, data=data) if pipeline_cls else None
+    pipeline = PipelineStack(app, PIPELINE_STACK_ID, config=config, data=data)
     enable_nag_checks(app)
     return BuiltApp(config=config, data=data, pipeline=pipeline)
-
-
-def write_review_artifacts(assembly_dir: Path) -> None:
-    """The state machines' pretty-printed definitions and graphs, beside the templates (A2's writer)."""
-    try:
-        from stacks.review_artifacts import write_review_artifacts as writer
-    except ModuleNotFoundError as exc:
-        if exc.name != "stacks.review_artifacts":
-            raise
-        return
-    writer(assembly_dir)
 
 
 def synthesize(app: App) -> cx_api.CloudAssembly:

@@ -344,3 +344,26 @@ def test_teardown_role_is_inline_and_scoped_to_prefix_and_tag(teardown_template)
 def test_teardown_logs_are_kept_for_a_limited_time(teardown_template):
     ((_, group),) = of_type(teardown_template, "AWS::Logs::LogGroup").items()
     assert group["Properties"]["RetentionInDays"] == 30
+
+
+# --- wired into the real pipeline stack -----------------------------------------------------------------------------
+
+
+def test_the_pipeline_stack_tears_down_its_own_resources_after_the_state_machine_is_gone(templates):
+    from stacks.app_builder import PIPELINE_STACK_ID
+    from stacks.constructs import cleanup, state_machine
+
+    template = templates[PIPELINE_STACK_ID]
+    ((cr_id, cr),) = of_type(template, cleanup.RESOURCE_TYPE).items()
+    assert cr["Properties"]["StackTag"] == PIPELINE_STACK_ID
+    assert cr["Properties"]["NamePrefix"] == PREFIX
+    # The tag the state machine puts on what it creates is the one the teardown looks for.
+    assert state_machine.STACK_TAG_KEY == cleanup.STACK_TAG_KEY == runtime.STACK_TAG_KEY
+    machines = of_type(template, "AWS::StepFunctions::StateMachine")
+    assert machines
+    for machine in machines.values():
+        assert cr_id in machine.get("DependsOn", []), "the state machine must be deleted before the teardown runs"
+    ((_, group),) = {
+        k: v for k, v in of_type(template, "AWS::Logs::LogGroup").items() if k.startswith("TeardownSageMaker")
+    }.items()
+    assert "KmsKeyId" in group["Properties"], "the teardown's logs are encrypted with the data key"
