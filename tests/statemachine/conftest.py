@@ -97,3 +97,13 @@ def pipeline_definition(synthesized_state_machines) -> dict:
         f"expected one state machine in {PIPELINE_STACK_ID}, found {[m.logical_id for m in pipeline]}"
     )
     return pipeline[0].definition
+
+
+@pytest.fixture(scope="session")
+def path_results(pipeline_definition) -> dict:
+    """Every path of scenarios.PATHS executed once per session: name -> ExecutionResult."""
+    from tests.statemachine import scenarios
+    from tests.statemachine.harness import Interpreter
+
+    with Interpreter(pipeline_definition) as interpreter:
+        return {name: interpreter.run(make(), execution_name=f"run-{name}") for name, make in scenarios.PATHS.items()}

@@ -111,6 +111,8 @@ class Scenario:
     name: str
     input: dict = field(default_factory=dict)
     responses: dict[str, Sequence[Responder] | Responder] = field(default_factory=dict)
+    #: What the path assumes about the world (e.g. the live endpoint before the run), for assertions.
+    facts: dict = field(default_factory=dict)
 
     def answers(self, key: str) -> list[Responder] | None:
         value = self.responses.get(key)
@@ -300,9 +302,44 @@ def _split_resource(resource_arn: str) -> tuple[str, str, str, str | None]:
     return integration, service, action, (pattern or None)
 
 
+_PARSE_TREES: dict[str, Any] = {}
+
+
+def _parse_with_cached_tree(definition: str):
+    """moto's ``AmazonStateLanguageParser.parse`` with the ANTLR parse tree cached per definition text.
+
+    moto lexes and parses the definition twice per execution (create + start), ~0.6 s each for the
+    pipeline's definition; the tree is immutable, so it is parsed once per test session. The
+    evaluation components are still built fresh from it every time (they hold execution state).
+    """
+    from antlr4 import CommonTokenStream, InputStream
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+    from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
+    from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException, SyntaxErrorListener
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    if definition not in _PARSE_TREES:
+        listener = SyntaxErrorListener()
+        parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+        parser.removeErrorListeners()
+        parser.addErrorListener(listener)
+        tree = parser.state_machine()
+        if listener.errors:
+            raise ASLParserException(errors=listener.errors)
+        _PARSE_TREES[definition] = tree
+    tree = _PARSE_TREES[definition]
+    return Preprocessor().visit(tree), tree
+
+
+class _Active:
+    """The responder of the execution running now (one at a time per interpreter)."""
+
+    responder: _Responder | None = None
+
+
 @contextmanager
-def _patched_interpreter(responder: _Responder) -> Iterator[None]:
-    """Route every service Task of moto's interpreter to ``responder``; skip (and record) sleeps."""
+def _patched_interpreter(active: _Active) -> Iterator[None]:
+    """Route every service Task of moto's interpreter to ``active.responder``; skip (and record) sleeps."""
     from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -329,6 +366,8 @@ def _patched_interpreter(responder: _Responder) -> Iterator[None]:
     )
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.utils import json_path
 
     def eval_execution(self: StateTaskService, env) -> None:
         # Same steps as moto's StateTaskService._eval_execution, with the service call replaced.
@@ -340,7 +379,7 @@ def _patched_interpreter(responder: _Responder) -> Iterator[None]:
             env=env, resource_runtime_part=runtime_part, raw_parameters=parameters, state_credentials=credentials
         )
         integration, service, action, pattern = _split_resource(self.resource.resource_arn)
-        _, reply = responder.answer(
+        _, reply = active.responder.answer(
             {
                 "state": self.name,
                 "resource": self.resource.resource_arn,
@@ -356,7 +395,12 @@ def _patched_interpreter(responder: _Responder) -> Iterator[None]:
             raise FailureEventException(
                 failure_event=FailureEvent(
                     env=env,
-                    error_name=CustomErrorName(reply.error),
+                    # "States.TaskFailed" (a .sync job that failed) is a reserved name, not a custom one.
+                    error_name=(
+                        StatesErrorName.from_name(reply.error)
+                        if reply.error.startswith("States.")
+                        else CustomErrorName(reply.error)
+                    ),
                     event_type=HistoryEventType.TaskFailed,
                     event_details=EventDetails(
                         taskFailedEventDetails=TaskFailedEventDetails(
@@ -402,22 +446,33 @@ def _patched_interpreter(responder: _Responder) -> Iterator[None]:
             )
         self.comparison_function.eval(env)
 
+    slice_or_wildcard = json_path._contains_slice_or_wildcard_array
+
+    def filter_yields_empty_list(path: str) -> bool:
+        # On AWS a filter ``[?(...)]`` that matches nothing yields [] (like a wildcard); moto 5.2.5
+        # raises "could not be found" (States.Runtime) instead: getmoto/moto#10078.
+        return slice_or_wildcard(path) or "[?(" in path
+
     def wait_interval(self, env, wait_seconds: int) -> None:
-        responder.record_sleep("wait", env.next_state_name, wait_seconds)
+        active.responder.record_sleep("wait", env.next_state_name, wait_seconds)
 
     def retry_sleep(seconds: float) -> None:
         # The retrier sleeps right after the failed attempt of its own state, in the same thread.
-        responder.record_sleep("retry", responder.calls[-1].state if responder.calls else "", seconds)
+        active.responder.record_sleep(
+            "retry", active.responder.calls[-1].state if active.responder.calls else "", seconds
+        )
 
     class _RetryClock(types.SimpleNamespace):
         pass
 
     patches = [
+        mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse_with_cached_tree)),
         mock.patch.object(StateTaskService, "_eval_execution", eval_execution),
         # moto accepts only .waitForTaskToken for integrations it does not implement (sagemaker):
         # the scenario answers .sync calls, so the pattern check is moot here.
         mock.patch.object(StateTaskServiceCallback, "_assert_integration_pattern_is_supported", lambda self: None),
         mock.patch.object(ComparisonVariable, "_eval_body", compare_variable),
+        mock.patch.object(json_path, "_contains_slice_or_wildcard_array", filter_yields_empty_list),
         mock.patch.object(WaitFunction, "_wait_interval", wait_interval),
         mock.patch.object(retrier_decl, "time", _RetryClock(sleep=retry_sleep, time=time.time)),
     ]
@@ -437,6 +492,56 @@ def _patched_interpreter(responder: _Responder) -> Iterator[None]:
 _names = itertools.count(1)
 
 
+class Interpreter:
+    """moto's Step Functions with ONE state machine, for several executions in a row.
+
+    Creating the moto context and the state machine costs ~0.3 s; a fixture that runs many
+    scenarios against the same definition uses one Interpreter (``with Interpreter(d) as it:
+    it.run(scenario)``). Executions run one at a time: the patches answer from the current one.
+    """
+
+    def __init__(self, definition: Mapping):
+        self.definition = definition
+        self._active = _Active()
+        self._stack: list = []
+
+    def __enter__(self) -> Interpreter:
+        import boto3
+        from moto import mock_aws
+
+        mocked = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        mocked.start()
+        self._stack.append(mocked.stop)
+        patches = _patched_interpreter(self._active)
+        patches.__enter__()
+        self._stack.append(lambda: patches.__exit__(None, None, None))
+        self._sfn = boto3.client("stepfunctions", region_name=REGION)
+        self._machine_arn = self._sfn.create_state_machine(
+            name=f"sm-{uuid.uuid4().hex[:12]}", definition=json.dumps(self.definition), roleArn=ROLE_ARN
+        )["stateMachineArn"]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        while self._stack:
+            self._stack.pop()()
+
+    def run(
+        self, scenario: Scenario, *, execution_name: str | None = None, timeout_seconds: float = 30.0
+    ) -> ExecutionResult:
+        """Start one execution with ``scenario.input``, answer its calls from ``scenario``, wait for the end."""
+        responder = self._active.responder = _Responder(scenario)
+        try:
+            execution_arn = self._sfn.start_execution(
+                stateMachineArn=self._machine_arn,
+                name=execution_name or f"{scenario.name}-{next(_names)}",
+                input=json.dumps(scenario.input),
+            )["executionArn"]
+            history = _wait_for_end(self._sfn, self._machine_arn, execution_arn, timeout_seconds, responder)
+        finally:
+            self._active.responder = None
+        return _result(scenario, history, responder)
+
+
 def run_execution(
     definition: Mapping,
     scenario: Scenario,
@@ -444,28 +549,12 @@ def run_execution(
     execution_name: str | None = None,
     timeout_seconds: float = 30.0,
 ) -> ExecutionResult:
-    """Create the state machine in moto, start one execution with ``scenario.input``, wait for the end.
+    """Create the state machine in moto, run one execution of ``scenario``, return its result.
 
     ``definition`` is used as given (a dict, e.g. from ``stacks.review_artifacts.resolve_definition``).
     """
-    import boto3
-    from moto import mock_aws
-
-    responder = _Responder(scenario)
-    execution_name = execution_name or f"{scenario.name}-{next(_names)}"
-    with (
-        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-        _patched_interpreter(responder),
-    ):
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        machine = sfn.create_state_machine(
-            name=f"sm-{uuid.uuid4().hex[:12]}", definition=json.dumps(definition), roleArn=ROLE_ARN
-        )
-        execution_arn = sfn.start_execution(
-            stateMachineArn=machine["stateMachineArn"], name=execution_name, input=json.dumps(scenario.input)
-        )["executionArn"]
-        history = _wait_for_end(sfn, execution_arn, timeout_seconds, responder)
-    return _result(scenario, history, responder)
+    with Interpreter(definition) as interpreter:
+        return interpreter.run(scenario, execution_name=execution_name, timeout_seconds=timeout_seconds)
 
 
 def _history(sfn, execution_arn: str) -> list[dict]:
@@ -479,15 +568,25 @@ def _history(sfn, execution_arn: str) -> list[dict]:
         kwargs["nextToken"] = page["nextToken"]
 
 
-def _wait_for_end(sfn, execution_arn: str, timeout_seconds: float, responder: _Responder) -> list[dict]:
-    """Poll the history (``describe_execution`` can choke on outputs) until a terminal event."""
+def _wait_for_end(
+    sfn, machine_arn: str, execution_arn: str, timeout_seconds: float, responder: _Responder
+) -> list[dict]:
+    """Poll the execution's status (cheap), then read its history once.
+
+    ``list_executions`` rather than ``describe_execution`` (which can choke on outputs in moto) or
+    the history (serializing it on every poll costs ~0.1 s).
+    """
     deadline = time.monotonic() + timeout_seconds
     delay = 0.005
     while True:
-        events = _history(sfn, execution_arn)
-        if any(e["type"] in TERMINAL_EVENTS for e in events):
-            return events
+        listed = sfn.list_executions(stateMachineArn=machine_arn)["executions"]
+        status = next((e["status"] for e in listed if e["executionArn"] == execution_arn), "RUNNING")
+        if status != "RUNNING":
+            events = _history(sfn, execution_arn)
+            if any(e["type"] in TERMINAL_EVENTS for e in events):
+                return events
         if time.monotonic() > deadline:
+            events = _history(sfn, execution_arn)
             calls = "\n".join(c.describe() for c in responder.calls)
             raise AssertionError(
                 f"execution did not end within {timeout_seconds}s; last events "

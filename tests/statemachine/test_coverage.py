@@ -1,0 +1,137 @@
+"""Properties over the whole synthesized definition, not one path: reachability and catch coverage.
+
+* Every state of the definition is entered by at least one path of scenarios.PATHS: no dead state,
+  and no state the path tests never execute.
+* Every Task, made to fail with an error no retry covers, ends the execution FAILED through the
+  failure path (a Fail state), with a failure notification (unless the failing task IS that
+  notification), without touching the live endpoint. This is the catch-gap detector: it is derived
+  from the definition, so a Task added later without a Catch fails here with its name.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.statemachine import scenarios
+from tests.statemachine.harness import ExecutionResult, Fail, Interpreter, ServiceCall
+
+LIVE_ENDPOINT_WRITES = {
+    "sagemaker:updateEndpoint",
+    "sagemaker:updateEndpointWeightsAndCapacities",
+    "sagemaker:deleteEndpoint",
+    "sagemaker:deleteEndpointConfig",
+    "sagemaker:deleteModel",
+}
+
+
+def all_states(definition: dict) -> dict[str, dict]:
+    """Every state by name, including those inside Parallel branches and Map iterators."""
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        for branch in state.get("Branches", []):
+            found.update(all_states(branch))
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                found.update(all_states(state[key]))
+    return found
+
+
+#: States no path can enter today, each with the bug that makes it so; the test fails when one becomes
+#: reachable (remove it here) or another becomes unreachable.
+KNOWN_UNREACHED = {
+    "Read validation accuracy failed": "B5: 'Accuracy reported?' fails with States.Runtime before reaching it",
+}
+
+
+@pytest.fixture(scope="module")
+def injected_results(pipeline_definition, path_results) -> dict[str, tuple[str, ExecutionResult | None]]:
+    """For every Task: (the path it was reached on, the run where that Task fails for good)."""
+    results = {}
+    with Interpreter(pipeline_definition) as interpreter:
+        for task in task_names(pipeline_definition):
+            base = next((name for name, r in path_results.items() if task in r.states_entered), None)
+            if base is None:
+                results[task] = (None, None)
+                continue
+            scenario = scenarios.PATHS[base]()
+            scenario.name = f"{base}+fail@{task}"
+            scenario.responses[task] = _injected_failure
+            results[task] = (base, interpreter.run(scenario))
+    return results
+
+
+def task_names(definition: dict) -> list[str]:
+    return [name for name, state in all_states(definition).items() if state["Type"] == "Task"]
+
+
+def test_every_state_is_entered_by_some_path(pipeline_definition, path_results, injected_results):
+    runs = list(path_results.values()) + [r for _, r in injected_results.values() if r is not None]
+    entered = set().union(*(set(r.states_entered) for r in runs))
+    never = set(all_states(pipeline_definition)) - entered
+    assert never == set(KNOWN_UNREACHED), (
+        f"states no path enters (dead, or a path is missing in scenarios.PATHS): {sorted(never - set(KNOWN_UNREACHED))}; "
+        f"known-unreachable states that are now reached (remove them from KNOWN_UNREACHED): "
+        f"{sorted(set(KNOWN_UNREACHED) - never)}\n"
+        + "\n".join(f"{name}: {' -> '.join(r.states_entered)}" for name, r in path_results.items())
+    )
+
+
+def live_endpoint_violations(result: ExecutionResult, live) -> list[str]:
+    """Calls of a failed run that delete or repoint the live endpoint (``live``: the endpoint before the run).
+
+    Allowed: the deploy attempt (UpdateEndpoint to the config this run created), a roll-back to the
+    live config, and, when no endpoint was live, deleting the endpoint this run created.
+    """
+    created_configs = {
+        c.parameters.get("EndpointConfigName") for c in result.calls_to("sagemaker:createEndpointConfig")
+    }
+    created_endpoints = {c.parameters.get("EndpointName") for c in result.calls_to("sagemaker:createEndpoint")}
+    problems = []
+    for call in result.calls:
+        if call.api == "sagemaker:updateEndpoint":
+            allowed = created_configs | ({live.endpoint_config} if live else set())
+            if call.parameters.get("EndpointConfigName") not in allowed:
+                problems.append(
+                    f"{call.describe()} repoints the endpoint to {call.parameters.get('EndpointConfigName')!r}"
+                )
+        elif call.api == "sagemaker:deleteEndpoint":
+            if live or call.parameters.get("EndpointName") not in created_endpoints:
+                problems.append(f"{call.describe()} deletes {call.parameters.get('EndpointName')!r}")
+        elif call.api in LIVE_ENDPOINT_WRITES - {"sagemaker:updateEndpoint", "sagemaker:deleteEndpoint"}:
+            problems.append(f"{call.describe()} {call.parameters}")
+    return problems
+
+
+def _injected_failure(call: ServiceCall, calls) -> Fail:
+    """A non-transient failure of ``call``, named as Step Functions reports it for that integration."""
+    if call.pattern == "sync":
+        return Fail("States.TaskFailed", '{"FailureReason": "injected by the test: AlgorithmError: exit code 1"}')
+    return Fail(
+        "Harness.InjectedFailure",
+        f"User: arn:aws:sts::123456789012:assumed-role/StateMachineRole/x is not authorized to perform: "
+        f"{call.service}:{call.action} (injected by the test at state {call.state!r})",
+    )
+
+
+def test_every_task_failure_is_caught_notified_and_fails_safely(pipeline_definition, injected_results):
+    fail_states = {name for name, s in all_states(pipeline_definition).items() if s["Type"] == "Fail"}
+    problems = []
+    for task, (base, result) in injected_results.items():
+        if result is None:
+            problems.append(f"{task}: no path reaches it")
+            continue
+        last = result.states_entered[-1] if result.states_entered else None
+        if result.status != "FAILED" or last not in fail_states:
+            problems.append(f"{task}: ended {result.status} in {last!r}, not in a Fail state\n{result.explain()}")
+            continue
+        publishes = result.calls_to("sns:publish")
+        is_notifier = any(c.state == task for c in publishes)
+        notices = [c for c in publishes if c.state != task]
+        if not notices and not is_notifier:
+            problems.append(f"{task}: failed without a notification\n{result.explain()}")
+        if not is_notifier and not any(task in str(c.parameters.get("Message")) for c in notices):
+            problems.append(f"{task}: the notice does not name the failed step: {[c.parameters for c in notices]}")
+        scenario_live = scenarios.PATHS[base]().facts.get("live")
+        problems.extend(f"{task}: {p}" for p in live_endpoint_violations(result, scenario_live))
+    assert not problems, f"{len(problems)} task(s) without a safe failure path:\n\n" + "\n\n".join(problems)
