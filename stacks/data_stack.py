@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
@@ -57,6 +58,8 @@ class DataStack(Stack):
             ).bucket
 
         self.raw_bucket = data_bucket("Raw", "raw/")
+        if config.trigger_on_upload:
+            self._send_raw_events_to_eventbridge()
         self.curated_bucket = data_bucket("Curated", "curated/")
         self.artifacts_bucket = data_bucket("Artifacts", "artifacts/")
 
@@ -69,6 +72,18 @@ class DataStack(Stack):
         self.glue_database_name: str = self.catalog.database_name
         self.reviews_table_name: str = self.catalog.table_name
         self._outputs()
+
+    def _send_raw_events_to_eventbridge(self) -> None:
+        """S3 -> EventBridge delivery for the raw bucket, which the pipeline's optional upload trigger listens to.
+
+        Set on the L1 (``NotificationConfiguration.EventBridgeConfiguration``) rather than with the L2's
+        ``event_bridge_enabled``, which would add CDK's bucket-notifications custom-resource Lambda for a setting
+        CloudFormation supports natively.
+        """
+        cfn_bucket = self.raw_bucket.node.default_child
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
 
     def _allow_cloudwatch_logs(self, key: kms.Key) -> None:
         """Let CloudWatch Logs use the key for this account's log groups in this region (Glue, Step Functions, Lambda).

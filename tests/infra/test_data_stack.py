@@ -234,9 +234,11 @@ def test_outputs_name_the_buckets_and_the_upload_command(data_template, buckets)
 
 @pytest.fixture(scope="module")
 def disposable_data_template(cdk_context, tmp_path_factory) -> dict:
-    """The data stack alone with ``retain_data_on_destroy: false`` (cdk-nag on, so the variant must pass it too)."""
+    """The data stack alone with ``retain_data_on_destroy: false`` and ``trigger_on_upload: true`` (cdk-nag on,
+    so the variant must pass it too)."""
     context = copy.deepcopy(cdk_context)
     context[CONTEXT_KEY]["retain_data_on_destroy"] = False
+    context[CONTEXT_KEY]["trigger_on_upload"] = True
     outdir = tmp_path_factory.mktemp("cdk.out.disposable")
     app = App(context=context, outdir=str(outdir))
     from ds_on_aws.config import PipelineConfig
@@ -258,3 +260,14 @@ def test_with_retain_false_data_buckets_and_key_are_deleted_but_access_logs_are_
     assert len(auto_delete) == len(DATA_BUCKETS)
     (key,) = resources_of_type(disposable_data_template, "AWS::KMS::Key").values()
     assert key["DeletionPolicy"] == "Delete" and key["Properties"]["PendingWindowInDays"] == 7
+
+
+def test_upload_trigger_turns_on_eventbridge_for_the_raw_bucket_only_and_natively(disposable_data_template, buckets):
+    all_buckets = resources_of_type(disposable_data_template, "AWS::S3::Bucket")
+    _, raw = one(all_buckets, "RawBucket")
+    assert raw["Properties"]["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    for name in ("Curated", "Artifacts", "AccessLogs"):
+        assert "NotificationConfiguration" not in one(all_buckets, f"{name}Bucket")[1]["Properties"]
+    assert not resources_of_type(disposable_data_template, "Custom::S3BucketNotifications")
+    # off by default (cdk.json): no event delivery at all
+    assert "NotificationConfiguration" not in buckets["Raw"][1]["Properties"]
