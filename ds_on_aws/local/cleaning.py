@@ -61,15 +61,15 @@ def check_java() -> str:
 
 
 def local_spark():
-    """The local SparkSession standing in for Glue's (all cores, no UI, few shuffle partitions, quiet logs)."""
-    from pyspark.sql import SparkSession
+    """The local SparkSession standing in for Glue's: the job's own ``local_spark`` (workers on this Python,
+    few shuffle partitions, no UI), bound to loopback, with quiet logs."""
+    ensure_runtime_paths()
+    import clean_reviews
 
-    spark = (SparkSession.builder.master("local[*]").appName("ds-on-aws-local")
-             .config("spark.ui.enabled", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.driver.memory", "2g")
-             .getOrCreate())
+    # Loopback only: the driver must not listen on the machine's network interfaces (and Spark stops warning
+    # that the hostname resolves to a loopback address).
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    spark = clean_reviews.local_spark("ds-on-aws-local")
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -101,6 +101,7 @@ def run_cleaning(spark, options: Mapping[str, str]) -> dict:
     except clean_reviews.DataQualityError as exc:
         path = report_path(Path(options["curated_uri"]), options["run_id"])
         report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-        refused = DataQualityRefused(f"data-quality gate refused the data: {exc}")
+        message = exc.args[0] if exc.args else "data-quality gate refused the data"
+        refused = DataQualityRefused(message)
         refused.report = report
         raise refused from exc

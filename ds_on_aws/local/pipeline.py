@@ -27,7 +27,7 @@ from pathlib import Path
 from ds_on_aws.config import PipelineConfig, load_config
 from ds_on_aws.local import acquire, cleaning, gates, report, training_job
 from ds_on_aws.local.endpoint import EndpointProcess, smoke_test, start_endpoint
-from ds_on_aws.local.errors import EndpointError, ModelQualityRefused, RunnerError, UsageError
+from ds_on_aws.local.errors import DataQualityRefused, EndpointError, ModelQualityRefused, RunnerError, UsageError
 from ds_on_aws.local.evaluate import evaluate_in_child
 
 STAGES = ("acquire data", "clean (local Spark)", "data-quality gate", "train", "model-quality gate",
@@ -153,18 +153,21 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
             echo(f"  {cleaning.check_java()}")
             spark = cleaning.local_spark()
             job_options = cleaning.job_options(str(raw.path), curated_root, run_id, raw.input_format, dq_arguments)
+            refusal: DataQualityRefused | None = None
             try:
                 state["dq_report"] = cleaning.run_cleaning(spark, job_options)
-            except RunnerError as exc:
-                state["dq_report"] = getattr(exc, "report", None)
-                if state["dq_report"] is not None:
-                    summary["data_quality_gate"] = "REFUSED"
-                raise
+            except DataQualityRefused as exc:  # the job wrote its outputs and report, then refused
+                refusal, state["dq_report"] = exc, getattr(exc, "report", None) or {}
             summary["counts"] = report.dq_counts(state["dq_report"])
 
         with progress.stage("data-quality gate"):
-            summary["data_quality_gate"] = "passed"
             echo("  " + ", ".join(f"{k}: {v}" for k, v in summary["counts"].items()))
+            for check in state["dq_report"].get("checks") or []:
+                if isinstance(check, dict) and not check.get("passed"):
+                    echo(f"  FAIL {check.get('name')}: value {check.get('value')}, threshold {check.get('threshold')}")
+            summary["data_quality_gate"] = "REFUSED" if refusal else "passed"
+            if refusal:
+                raise refusal
 
         with progress.stage("train"):
             layout = training_job.TrainingLayout(run_dir / "sagemaker", run_dir / "model")
@@ -224,10 +227,12 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
     finally:
         if not summary.get("outcome", "").startswith(("succeeded", "failed")):
             summary["outcome"] = "failed: unexpected error"
-        _finish(run_dir, summary, state, curated_root, run_id, progress, echo)
-        if endpoint is not None and not options.keep_serving:
+        if endpoint is not None and not (options.keep_serving and summary["outcome"] == "succeeded"):
             endpoint.stop()
-    return RunResult(run_id, run_dir, summary, endpoint if options.keep_serving else None)
+            endpoint = None
+            summary["endpoint"] = f"{summary['endpoint']} (stopped after the smoke test; --keep-serving keeps it)"
+        _finish(run_dir, summary, state, curated_root, run_id, progress, echo)
+    return RunResult(run_id, run_dir, summary, endpoint)
 
 
 def _finish(run_dir: Path, summary: dict, state: dict, curated_root: Path, run_id: str, progress: Progress,
@@ -241,5 +246,5 @@ def _finish(run_dir: Path, summary: dict, state: dict, curated_root: Path, run_i
         except Exception as exc:  # never hide the run's own outcome behind a plotting error
             echo(f"  note: the HTML report could not be written: {exc}")
             summary["report"] = None
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     echo(report.format_table(report.summary_rows(summary)))

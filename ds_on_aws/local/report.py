@@ -45,7 +45,11 @@ def find_number(report: Mapping, names: tuple[str, ...]):
 
 
 def dq_counts(report: Mapping) -> dict[str, int | None]:
-    return {label: find_number(report or {}, keys) for label, keys in COUNT_KEYS.items()}
+    """Rows read/kept/quarantined/duplicates: from the report's ``counts`` object, else searched by name."""
+    report = report or {}
+    counts = report.get("counts") if isinstance(report.get("counts"), Mapping) else {}
+    return {label: find_number(counts, keys) if find_number(counts, keys) is not None else find_number(report, keys)
+            for label, keys in COUNT_KEYS.items()}
 
 
 def format_table(rows: list[tuple[str, str]]) -> str:

@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 IMDB_DIR = PROJECT_ROOT.parent / "shared" / "data" / "imdb"
 FAST_MODEL = {"use_char_ngrams": "false"}
 SAMPLE = 3000
+SMALL_SAMPLE = 1200  # the refusal runs only need to reach their gate
 
 if not (PROJECT_ROOT / "glue_scripts" / "clean_reviews.py").is_file() or not (
         PROJECT_ROOT / "training" / "train.py").is_file():
@@ -114,7 +115,11 @@ def test_endpoint_answers_real_reviews_over_http(passing_run):
     predictions = predict(url, texts)
     assert [p["label"] for p in predictions] == ["positive", "negative"]
     assert all(0.5 <= p["score"] <= 1.0 for p in predictions)
-    csv_answer = http_request(f"{url}/invocations", "\n".join(texts).encode(), {"Content-Type": "text/csv"})
+    lines = "\n".join(texts).encode()
+    plain = http_request(f"{url}/invocations", lines, {"Content-Type": "text/plain"})
+    assert [p["label"] for p in plain.json()["predictions"]] == ["positive", "negative"]
+    quoted = "\n".join(f'"{t}"' for t in texts).encode()
+    csv_answer = http_request(f"{url}/invocations", quoted, {"Content-Type": "text/csv"})
     assert [p["label"] for p in csv_answer.json()["predictions"]] == ["positive", "negative"]
 
 
@@ -135,7 +140,7 @@ def test_data_quality_refusal_exits_3_and_still_writes_the_report(tmp_path, data
 
     args = ["run", "--output-dir", str(tmp_path), "--min-rows", "10000000"]
     args += ["--input", data_args["input"]] if data_args["input"] else ["--imdb-dir", data_args["imdb_dir"],
-                                                                         "--sample", str(SAMPLE)]
+                                                                         "--sample", str(SMALL_SAMPLE)]
     assert main(args) == 3
     err = capsys.readouterr().err
     assert "data-quality gate refused" in err and "min_rows" in err
@@ -152,7 +157,7 @@ def test_model_quality_refusal_exits_4_and_still_writes_the_report(tmp_path, dat
     args = ["run", "--output-dir", str(tmp_path), "--min-accuracy", "0.999", "--hyperparameter",
             "use_char_ngrams=false"]
     args += ["--input", data_args["input"]] if data_args["input"] else ["--imdb-dir", data_args["imdb_dir"],
-                                                                         "--sample", str(SAMPLE)]
+                                                                         "--sample", str(SMALL_SAMPLE)]
     assert main(args) == 4
     err = capsys.readouterr().err
     assert "model-quality gate refused the model: validation:accuracy=" in err and "0.9990" in err
