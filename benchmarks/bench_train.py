@@ -149,6 +149,8 @@ def measure_child(split_path: str, name: str, baseline_params_json: str) -> dict
     model.fit(split["train_texts"], y_train)
     fit_wall, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_fit_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children.ru_maxrss)
+    artifact = _artifact_figures(model, name)
     texts = split["validation_texts"]
     wall = time.perf_counter()
     proba = model.predict_proba(texts)[:, list(model.classes_).index(1)]
@@ -161,10 +163,27 @@ def measure_child(split_path: str, name: str, baseline_params_json: str) -> dict
         "fit_wall_seconds": fit_wall,
         "fit_cpu_seconds": fit_cpu + children.ru_utime + children.ru_stime,
         "predict_ms_per_1000_reviews": predict_wall / len(texts) * 1000 * 1000,
-        "peak_rss_mib": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children.ru_maxrss) / 1024,
+        "peak_rss_mib": peak_fit_kib / 1024,
         "rss_before_fit_mib": rss_before_kib / 1024,
         "n_features": int(sum(len(v) for v in _vocabularies(model))),
+        **artifact,
     }
+
+
+def _artifact_figures(model, name: str) -> dict:
+    """Size of the saved model and the time joblib takes to load it (what model_fn does on the first request)."""
+    import joblib
+
+    if name == "default":
+        import sentiment_model
+
+        sentiment_model.compact(model)
+    with tempfile.TemporaryDirectory(prefix="bench-train-model-") as folder:
+        path = Path(folder) / "model.joblib"
+        joblib.dump(model, path, compress=3)
+        started = time.perf_counter()
+        joblib.load(path)
+        return {"model_mib": path.stat().st_size / 2**20, "model_load_seconds": time.perf_counter() - started}
 
 
 def _vocabularies(model):
@@ -187,7 +206,13 @@ def measure(split_path: Path, name: str, baseline_params: dict | None) -> dict:
 def median_run(runs: list[dict]) -> dict:
     """Quality figures are identical across runs (deterministic); time and memory take the median."""
     merged = dict(runs[0])
-    for key in ("fit_wall_seconds", "fit_cpu_seconds", "predict_ms_per_1000_reviews", "peak_rss_mib"):
+    for key in (
+        "fit_wall_seconds",
+        "fit_cpu_seconds",
+        "predict_ms_per_1000_reviews",
+        "peak_rss_mib",
+        "model_load_seconds",
+    ):
         merged[key] = statistics.median(run[key] for run in runs)
     merged["runs"] = len(runs)
     return merged
@@ -203,6 +228,8 @@ ROWS = [
     ("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
     ("predict_ms_per_1000_reviews", "predict ms / 1000 reviews", "{:.0f}"),
     ("n_features", "features", "{:d}"),
+    ("model_mib", "model.joblib MiB", "{:.1f}"),
+    ("model_load_seconds", "model load s", "{:.2f}"),
 ]
 
 
