@@ -7,7 +7,9 @@ Safety rules (ARCHITECTURE.md "A failure never deletes or degrades the live endp
 * the live endpoint is only ever *updated* to a new, complete endpoint config; SageMaker keeps serving the old one
   until the new one is InService, and rolls back to it if the update fails;
 * an update that rolled back (InService again, but on the OLD config) is reported as a failure;
-* the only delete is of an endpoint this very run created (first run) that ended ``Failed``: it serves nothing.
+* the only delete is of an endpoint this very run created (first run) that ended ``Failed``: it serves nothing;
+* the only update in a failing run restores the previous model when the new one, already live after an update,
+  fails the smoke test (its endpoint config still exists).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ds_on_aws.config import EndpointConfig
-from stacks.constructs.notifications import FailureHandler, Notifications
+from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
 from stacks.constructs.training import TrainingCode
 
 ACCURACY_TAG = "ds-on-aws:validation-accuracy"
@@ -98,7 +100,7 @@ class EndpointDeployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Create model",
-            retry_services=["sagemaker"],
+            retry="sagemaker",
         )
 
         endpoint_config_parameters: dict = {
@@ -121,7 +123,7 @@ class EndpointDeployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Create endpoint config",
-            retry_services=["sagemaker"],
+            retry="sagemaker-sdk",
         )
 
         create_endpoint = protect(
@@ -134,7 +136,7 @@ class EndpointDeployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Create endpoint",
-            retry_services=["sagemaker"],
+            retry="sagemaker",
         )
         update_endpoint = protect(
             tasks.SageMakerUpdateEndpoint(
@@ -145,7 +147,7 @@ class EndpointDeployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Update live endpoint",
-            retry_services=["sagemaker"],
+            retry="sagemaker",
         )
 
         start_wait = sfn.Pass(s, "Start waiting", parameters={"attempt": 0}, result_path="$.wait")
@@ -161,13 +163,63 @@ class EndpointDeployment(Construct):
                 result_path="$.endpoint",
             ),
             "Describe endpoint",
-            retry_services=["sagemaker"],
+            retry="sagemaker-sdk",
         )
         count = sfn.Pass(
             s,
             "Count wait attempt",
             parameters={"attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.wait.attempt"), 1)},
             result_path="$.wait",
+        )
+
+        # A new model that fails the smoke test AFTER an update is already live: put the previous model back (its
+        # endpoint config still exists). The one update a failed run makes, and only to restore what served before.
+        restore = tasks.SageMakerUpdateEndpoint(
+            s,
+            "Restore previous model",
+            comment="Smoke test failed after an update: roll the live endpoint back to the config it ran before.",
+            endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
+            endpoint_config_name=sfn.JsonPath.string_at("$.live.config"),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        for policy in transient_retries("sagemaker"):
+            restore.add_retry(**vars_of(policy))
+        restored = sfn.Pass(
+            s,
+            "Note restore",
+            parameters={
+                "step": sfn.JsonPath.string_at("$.failure.step"),
+                "error": sfn.JsonPath.string_at("$.failure.error"),
+                "message": sfn.JsonPath.format(
+                    "{} The endpoint is being rolled back to the previous model (endpoint config {}).",
+                    sfn.JsonPath.string_at("$.failure.message"),
+                    sfn.JsonPath.string_at("$.live.config"),
+                ),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+        restore_failed = sfn.Pass(
+            s,
+            "Restore failed",
+            parameters={
+                "step": sfn.JsonPath.string_at("$.failure.step"),
+                "error": sfn.JsonPath.string_at("$.failure.error"),
+                "message": sfn.JsonPath.format(
+                    "{} Restoring the previous model (endpoint config {}) also failed: {}: {}",
+                    sfn.JsonPath.string_at("$.failure.message"),
+                    sfn.JsonPath.string_at("$.live.config"),
+                    sfn.JsonPath.string_at("$.restore_error.Error"),
+                    sfn.JsonPath.string_at("$.restore_error.Cause"),
+                ),
+            },
+            result_path="$.failure",
+        ).next(failures.entry)
+        restore.add_catch(restore_failed, errors=["States.ALL"], result_path="$.restore_error")
+        restore.next(restored)
+        after_smoke_failure = (
+            sfn.Choice(s, "Previous model to restore?")
+            .when(sfn.Condition.boolean_equals("$.live.exists", True), restore)
+            .otherwise(failures.entry)
         )
 
         smoke_test = protect(
@@ -190,7 +242,8 @@ class EndpointDeployment(Construct):
                 task_timeout=sfn.Timeout.duration(Duration.minutes(2)),
             ),
             "Smoke test endpoint",
-            retry_services=["sagemakerruntime"],
+            retry="sagemakerruntime",
+            then=after_smoke_failure,
             # A serverless endpoint's first request may time out or meet a cold worker: a few slow retries.
             extra_retries=[
                 sfn.RetryProps(
@@ -225,7 +278,7 @@ class EndpointDeployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Record live model accuracy",
-            retry_services=["sagemaker"],
+            retry="sagemaker-sdk",
         )
         notify_success = protect(
             notifications.publish(
@@ -243,7 +296,7 @@ class EndpointDeployment(Construct):
                 ),
             ),
             "Notify deployed",
-            retry_services=["sns"],
+            retry="sns",
         )
         done = sfn.Succeed(s, "Deployed")
 
@@ -259,7 +312,7 @@ class EndpointDeployment(Construct):
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Delete failed new endpoint",
-            retry_services=["sagemaker"],
+            retry="sagemaker-sdk",
         )
         endpoint_json = sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint"))
         failed_new = failures.reject(
@@ -331,7 +384,7 @@ class EndpointDeployment(Construct):
                 ),
             },
             result_path="$.failure",
-        ).next(failures.entry)
+        ).next(after_smoke_failure)
 
         status = "$.endpoint.EndpointStatus"
         ready = (

@@ -8,6 +8,7 @@ as in the aws-solutions projects (one failure fragment attached everywhere), ins
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aws_cdk import Duration
@@ -18,44 +19,59 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-# Error names Step Functions reports for throttling and temporary unavailability. Optimized integrations and the
-# AWS SDK integrations name errors "<Service>.<ExceptionName>" (with the "Exception" suffix), see
-# https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html . Client errors
-# (validation, access denied, quota) are deliberately NOT here: retrying them only delays the failure notice.
-TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
+# Error names Step Functions reports for transient trouble, per integration family. Errors are named
+# "<Service>.<SDK exception class>" (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+# A service's UNMODELED error codes (SageMaker has no ThrottlingException shape at all) arrive as its generic SDK
+# exception: "SageMaker.AmazonSageMakerException" from the optimized integrations (AWS SDK for Java v1 class names),
+# "SageMaker.SageMakerException" from the aws-sdk integrations (SDK v2), likewise Glue/SNS/SageMakerRuntime. The generic
+# class also carries permanent client errors (validation, "Could not find endpoint"), so it gets a short retry only.
+#   family -> (modeled transient errors: 6 attempts, generic SDK exception: 3 attempts)
+TRANSIENT_ERRORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "glue": (
-        "Glue.ConcurrentRunsExceededException",
-        "Glue.ThrottlingException",
-        "Glue.InternalServiceException",
-        "Glue.OperationTimeoutException",
+        ("Glue.ConcurrentRunsExceededException", "Glue.InternalServiceException", "Glue.OperationTimeoutException"),
+        ("Glue.AWSGlueException",),
     ),
-    "sagemaker": (
-        "SageMaker.ThrottlingException",
-        "SageMaker.ServiceUnavailableException",
-        "SageMaker.InternalFailureException",
-    ),
+    "sagemaker": ((), ("SageMaker.AmazonSageMakerException",)),  # optimized sagemaker:* integrations
+    "sagemaker-sdk": ((), ("SageMaker.SageMakerException",)),  # arn:aws:states:::aws-sdk:sagemaker:*
     "sagemakerruntime": (
-        "SageMakerRuntime.ThrottlingException",
-        "SageMakerRuntime.ServiceUnavailableException",
-        "SageMakerRuntime.InternalFailureException",
-        "SageMakerRuntime.ModelNotReadyException",
+        (
+            "SageMakerRuntime.ServiceUnavailableException",
+            "SageMakerRuntime.InternalFailureException",
+            "SageMakerRuntime.ModelNotReadyException",
+        ),
+        ("SageMakerRuntime.SageMakerRuntimeException",),
     ),
-    "sns": ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"),
+    "sns": (
+        ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"),
+        ("SNS.AmazonSNSException",),
+    ),
 }
 
 FAILURE_PATH = "$.failure"
 
 
-def transient_retry(service: str) -> sfn.RetryProps:
-    """Retry policy for ``service``'s transient errors: 5 s, doubling, at most 2 min apart, full jitter, 6 tries."""
-    return sfn.RetryProps(
-        errors=list(TRANSIENT_ERRORS[service]),
-        interval=Duration.seconds(5),
-        backoff_rate=2.0,
-        max_attempts=6,
-        max_delay=Duration.minutes(2),
-        jitter_strategy=sfn.JitterType.FULL,
-    )
+def transient_retries(family: str) -> list[sfn.RetryProps]:
+    """Retry policies of ``family``: 5 s, doubling, at most 2 min apart, full jitter; 6 tries, 3 for generic errors."""
+    modeled, generic = TRANSIENT_ERRORS[family]
+    policies = []
+    for errors, attempts in ((modeled, 6), (generic, 3)):
+        if errors:
+            policies.append(
+                sfn.RetryProps(
+                    errors=list(errors),
+                    interval=Duration.seconds(5),
+                    backoff_rate=2.0,
+                    max_attempts=attempts,
+                    max_delay=Duration.minutes(2),
+                    jitter_strategy=sfn.JitterType.FULL,
+                )
+            )
+    return policies
+
+
+def error_name(step: str) -> str:
+    """``"Clean reviews"`` -> ``"CleanReviewsFailed"``: a custom error name (``States.*`` names are reserved)."""
+    return "".join(word[:1].upper() + word[1:] for word in re.split(r"[^A-Za-z0-9]+", step) if word) + "Failed"
 
 
 class Notifications(Construct):
@@ -120,27 +136,34 @@ class FailureHandler(Construct):
             subject="ds-on-aws: pipeline run FAILED",
             message=sfn.TaskInput.from_json_path_at(f"{FAILURE_PATH}.message"),
         )
-        self.notify.add_retry(**vars_of(transient_retry("sns")))
+        for retry in transient_retries("sns"):
+            self.notify.add_retry(**vars_of(retry))
         # If even the notification fails, still end as FAILED with the original cause (no loop back into the handler).
         self.notify.add_catch(self.fail, errors=["States.ALL"], result_path="$.notify_error")
         self.notify.next(self.fail)
         self.entry: sfn.IChainable = self.notify
 
-    def describe(self, step: str, *, error: str, cause: str, state_name: str | None = None) -> sfn.Pass:
-        """A ``Pass`` that sets ``$.failure`` for ``step`` from JSONPaths ``error`` and ``cause``, then notifies."""
+    def describe(
+        self, step: str, *, error: str, cause: str, state_name: str | None = None, then: sfn.IChainable | None = None
+    ) -> sfn.Pass:
+        """A ``Pass`` that sets ``$.failure`` for ``step`` from JSONPaths ``error`` and ``cause``, then notifies.
+
+        The execution's error is ``<Step>Failed`` (the caught name, e.g. ``States.TaskFailed``, stays in the message):
+        the ``States.`` prefix is reserved for Step Functions, and a ``Fail`` state must not re-raise it.
+        """
         describe = sfn.Pass(
             self._scope,
             state_name or f"{step} failed",
             parameters={
                 "step": step,
-                "error": sfn.JsonPath.string_at(error),
+                "error": error_name(step),
                 "message": sfn.JsonPath.format(
                     "{} failed: {}: {}", step, sfn.JsonPath.string_at(error), sfn.JsonPath.string_at(cause)
                 ),
             },
             result_path=FAILURE_PATH,
         )
-        describe.next(self.entry)
+        describe.next(then or self.entry)
         return describe
 
     def reject(self, step: str, *, error: str, message: str) -> sfn.Pass:
@@ -159,16 +182,18 @@ class FailureHandler(Construct):
         task: sfn.TaskStateBase,
         step: str,
         *,
-        retry_services: Sequence[str] = (),
+        retry: str | None = None,
         extra_retries: Sequence[sfn.RetryProps] = (),
+        then: sfn.IChainable | None = None,
     ) -> sfn.TaskStateBase:
-        """Retry ``task`` on the transient errors of ``retry_services`` and catch everything else into the failure path."""
-        for service in retry_services:
-            task.add_retry(**vars_of(transient_retry(service)))
-        for retry in extra_retries:
-            task.add_retry(**vars_of(retry))
+        """Retry ``task`` on the transient errors of integration family ``retry`` and catch everything else.
+
+        The catch-all leads to "<step> failed" and from there to ``then`` (default: notify and fail).
+        """
+        for policy in [*(transient_retries(retry) if retry else []), *extra_retries]:
+            task.add_retry(**vars_of(policy))
         task.add_catch(
-            self.describe(step, error="$.error.Error", cause="$.error.Cause"),
+            self.describe(step, error="$.error.Error", cause="$.error.Cause", then=then),
             errors=["States.ALL"],
             result_path="$.error",
         )

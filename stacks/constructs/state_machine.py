@@ -31,7 +31,7 @@ from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
 from stacks.constructs.deployment import ACCURACY_TAG, EndpointDeployment
-from stacks.constructs.notifications import FailureHandler, Notifications
+from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
 from stacks.constructs.training import TrainingCode, TrainingStep, image_pull_statements, log_statement
 
 STACK_TAG_KEY = "ds-on-aws:stack"
@@ -265,9 +265,9 @@ class PipelineStateMachine(Construct):
                 result_path="$.glue",
             ),
             "Clean reviews",
-            retry_services=["glue"],
+            retry="glue",
         )
-        train = failures.protect(self.training.task, "Train model", retry_services=["sagemaker"])
+        train = failures.protect(self.training.task, "Train model", retry="sagemaker")
 
         read_accuracy = sfn.Pass(
             self,
@@ -293,7 +293,13 @@ class PipelineStateMachine(Construct):
         )
         has_metric = (
             sfn.Choice(self, "Accuracy reported?")
-            .when(sfn.Condition.is_numeric("$.gate.values[0]"), keep_accuracy)
+            # IsPresent first: any other test on a missing path is an uncatchable States.Runtime error
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.gate.values[0]"), sfn.Condition.is_numeric("$.gate.values[0]")
+                ),
+                keep_accuracy,
+            )
             .otherwise(no_metric)
         )
 
@@ -333,7 +339,7 @@ class PipelineStateMachine(Construct):
                 message=sfn.TaskInput.from_json_path_at("$.rejection.message"),
             ),
             "Notify rejection",
-            retry_services=["sns"],
+            retry="sns",
         )
         notify_rejected.next(rejected)
         below = sfn.Pass(
@@ -381,7 +387,7 @@ class PipelineStateMachine(Construct):
                 ),
             ),
             "Notify accepted, not deployed",
-            retry_services=["sns"],
+            retry="sns",
         )
         not_deployed.next(sfn.Succeed(self, "Accepted, not deployed"))
         deploy = (
@@ -567,6 +573,7 @@ class _LiveLookup:
             result_selector={
                 "exists": True,
                 "has_accuracy": False,
+                "accuracy": 0,  # always present, so no Choice ever reads a missing path
                 "name": sfn.JsonPath.string_at("$.EndpointName"),
                 "arn": sfn.JsonPath.string_at("$.EndpointArn"),
                 "status": sfn.JsonPath.string_at("$.EndpointStatus"),
@@ -578,7 +585,7 @@ class _LiveLookup:
             scope,
             "No live endpoint",
             comment="First run: nothing to compare with, the endpoint will be created.",
-            parameters={"exists": False, "has_accuracy": False},
+            parameters={"exists": False, "has_accuracy": False, "accuracy": 0},
             result_path="$.live",
         )
         lookup_failed = failures.describe(
@@ -589,11 +596,20 @@ class _LiveLookup:
         )
         not_found = (
             sfn.Choice(scope, "Endpoint not found?")
-            .when(sfn.Condition.string_matches("$.live_error.Cause", NOT_FOUND_CAUSE), first_run)
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.live_error.Cause"),
+                    sfn.Condition.string_matches("$.live_error.Cause", NOT_FOUND_CAUSE),
+                ),
+                first_run,
+            )
             .otherwise(lookup_failed)
         )
         # Specific catch first: a not-found answer is a normal first run, not a failure.
-        describe.add_retry(**_retry_kwargs("sagemaker"))
+        # Throttling arrives as the same generic SageMakerException as "not found": retried briefly (3 tries), then
+        # the cause text decides (a real not-found costs ~15 s of retries, a throttled lookup does not fail the run).
+        for policy in transient_retries("sagemaker-sdk"):
+            describe.add_retry(**vars_of(policy))
         describe.add_catch(not_found, errors=list(NOT_FOUND_ERRORS), result_path="$.live_error")
         failures.protect(describe, "Look up live endpoint")
 
@@ -619,7 +635,7 @@ class _LiveLookup:
                 result_path="$.live_tags",
             ),
             "Read live model accuracy",
-            retry_services=["sagemaker"],
+            retry="sagemaker-sdk",
         )
         keep_live = sfn.Pass(
             scope,
@@ -652,9 +668,3 @@ class _LiveLookup:
         for end in self._ends:
             end.next(state)
         self._recorded.otherwise(state)
-
-
-def _retry_kwargs(service: str) -> dict:
-    from stacks.constructs.notifications import transient_retry, vars_of
-
-    return vars_of(transient_retry(service))

@@ -235,7 +235,9 @@ def test_endpoint_is_created_on_first_run_and_updated_later(definition):
     assert definition["States"]["Create endpoint"]["Resource"].endswith(":sagemaker:createEndpoint")
     not_found = definition["States"]["Look up live endpoint"]["Catch"][0]
     assert not_found["Next"] == "Endpoint not found?"
-    assert definition["States"]["Endpoint not found?"]["Choices"][0]["StringMatches"] == "*Could not find endpoint*"
+    rule = definition["States"]["Endpoint not found?"]["Choices"][0]
+    assert {"Variable": "$.live_error.Cause", "StringMatches": "*Could not find endpoint*"} in rule["And"]
+    assert rule["And"][0] == {"Variable": "$.live_error.Cause", "IsPresent": True}
 
 
 def test_wait_loop_accepts_only_the_new_config_and_gives_up(definition):
@@ -255,7 +257,7 @@ def test_wait_loop_accepts_only_the_new_config_and_gives_up(definition):
     delete_rule = next(c for c in ready["Choices"] if c["Next"] == "Delete failed new endpoint")
     assert {"Variable": "$.live.exists", "BooleanEquals": False} in delete_rule["And"]
     deleting = [n for n, s in task_states(definition) if s["Resource"].endswith(("deleteEndpoint", "updateEndpoint"))]
-    assert sorted(deleting) == ["Delete failed new endpoint", "Update live endpoint"]
+    assert sorted(deleting) == ["Delete failed new endpoint", "Restore previous model", "Update live endpoint"]
 
 
 def test_smoke_test_and_accuracy_record(definition):
@@ -317,6 +319,11 @@ def test_accuracy_is_read_from_the_final_metric_list(definition):
     read = definition["States"]["Read validation accuracy"]["Parameters"]
     assert read["values.$"] == "$.training.metrics[?(@.MetricName == 'validation:accuracy')].Value"
     assert definition["States"]["Train model"]["ResultSelector"]["metrics.$"] == "$.FinalMetricDataList"
+    reported = definition["States"]["Accuracy reported?"]["Choices"][0]["And"]
+    assert reported[0] == {"Variable": "$.gate.values[0]", "IsPresent": True}  # a missing path must not be compared
+    # $.live.accuracy exists on every path into the gate, so its comparison never reads a missing path
+    assert definition["States"]["No live endpoint"]["Parameters"]["accuracy"] == 0
+    assert definition["States"]["Look up live endpoint"]["ResultSelector"]["accuracy"] == 0
 
 
 def test_defaults_come_from_the_configuration(definition, templates):
@@ -339,7 +346,7 @@ def test_defaults_come_from_the_configuration(definition, templates):
 
 
 def test_every_task_retries_transient_errors_and_catches_everything(definition):
-    transient = {error for errors in TRANSIENT_ERRORS.values() for error in errors}
+    transient = {error for families in TRANSIENT_ERRORS.values() for errors in families for error in errors}
     tasks = dict(task_states(definition))
     assert len(tasks) >= 15
     for name, state in tasks.items():
@@ -352,11 +359,30 @@ def test_every_task_retries_transient_errors_and_catches_everything(definition):
         assert catches and catches[-1]["ErrorEquals"] == ["States.ALL"], f"{name}: no catch-all"
 
 
+def test_retries_use_the_error_names_step_functions_reports(definition):
+    """Optimized SageMaker tasks report SDK v1 names, aws-sdk tasks SDK v2 names (throttling is unmodeled)."""
+    for name, state in task_states(definition):
+        errors = {e for r in state["Retry"] for e in r["ErrorEquals"]}
+        resource = state["Resource"]
+        if ":states:::sagemaker:" in resource:
+            assert "SageMaker.AmazonSageMakerException" in errors, name
+        elif ":aws-sdk:sagemaker:" in resource:
+            assert "SageMaker.SageMakerException" in errors, name
+        elif ":aws-sdk:sagemakerruntime:" in resource:
+            assert "SageMakerRuntime.SageMakerRuntimeException" in errors, name
+        assert not any(e.endswith(".ThrottlingException") and e.startswith("SageMaker") for e in errors), name
+    lookup = definition["States"]["Look up live endpoint"]["Retry"]
+    assert lookup[0]["ErrorEquals"] == ["SageMaker.SageMakerException"] and lookup[0]["MaxAttempts"] == 3
+
+
 def follow(definition: dict, start: str, limit: int = 10) -> list[str]:
-    """The state names reached from ``start`` by following Next (a straight path)."""
+    """The state names reached from ``start`` by following Next (and a Choice's Default)."""
     path, name = [start], start
-    while "Next" in definition["States"][name] and len(path) < limit:
-        name = definition["States"][name]["Next"]
+    while len(path) < limit:
+        state = definition["States"][name]
+        name = state.get("Next") or state.get("Default")
+        if name is None:
+            break
         path.append(name)
     return path
 
@@ -373,10 +399,36 @@ def test_catch_all_path_describes_notifies_and_fails(definition):
         if name == "Notify failure":
             assert path == ["Run failed"]
             continue
-        assert path == [catch_all["Next"], "Notify failure", "Run failed"], name
+        assert path[-2:] == ["Notify failure", "Run failed"], (name, path)
         describe = definition["States"][catch_all["Next"]]["Parameters"]
+        if name == "Restore previous model":
+            assert "also failed" in describe["message.$"]
+            continue
+        assert path[0] == f"{name} failed", name
         assert describe["message.$"].startswith("States.Format('{} failed: {}: {}'"), name
-        assert describe["step"] in name or name in describe["step"], name
+        assert describe["step"] == name
+
+
+def test_failures_never_re_raise_reserved_error_names(definition):
+    """``States.*`` error names are reserved: every failure record carries a custom error name."""
+    for name, state in definition["States"].items():
+        if state["Type"] == "Pass" and state.get("ResultPath") == "$.failure":
+            parameters = state["Parameters"]
+            if "error" in parameters:
+                assert re.fullmatch(r"[A-Z][A-Za-z]+", parameters["error"]), name
+            else:
+                assert parameters["error.$"] == "$.failure.error", name  # keeps an already custom name
+    assert definition["States"]["Clean reviews failed"]["Parameters"]["error"] == "CleanReviewsFailed"
+
+
+def test_smoke_test_failure_after_an_update_restores_the_previous_model(definition):
+    choice = definition["States"]["Previous model to restore?"]
+    assert choice["Choices"] == [{"Variable": "$.live.exists", "BooleanEquals": True, "Next": "Restore previous model"}]
+    assert choice["Default"] == "Notify failure"
+    restore = definition["States"]["Restore previous model"]
+    assert restore["Parameters"]["EndpointConfigName.$"] == "$.live.config"
+    entering = {n for n, s in definition["States"].items() if s.get("Next") == "Previous model to restore?"}
+    assert entering == {"Smoke test endpoint failed", "Smoke test answer invalid"}
 
 
 def test_notifications_go_to_the_kms_topic_only(pipeline, definition):
