@@ -269,18 +269,24 @@ class PipelineStateMachine(Construct):
         )
         train = failures.protect(self.training.task, "Train model", retry="sagemaker")
 
+        # The training result is kept whole ($.training_job): FinalMetricDataList is optional in DescribeTrainingJob,
+        # and a ResultSelector path that is missing would fail the execution with an uncatchable States.Runtime.
         read_accuracy = sfn.Pass(
             self,
             "Read validation accuracy",
             parameters={
-                "values": sfn.JsonPath.list_at("$.training.metrics[?(@.MetricName == 'validation:accuracy')].Value")
+                "job_name": sfn.JsonPath.string_at("$.training_job.TrainingJobName"),
+                "model_data_url": sfn.JsonPath.string_at("$.training_job.ModelArtifacts.S3ModelArtifacts"),
+                "values": sfn.JsonPath.list_at(
+                    "$.training_job.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"
+                ),
             },
-            result_path="$.gate",
+            result_path="$.training",
         )
         keep_accuracy = sfn.Pass(
             self,
             "Keep validation accuracy",
-            parameters={"accuracy": sfn.JsonPath.number_at("$.gate.values[0]")},
+            parameters={"accuracy": sfn.JsonPath.number_at("$.training.values[0]")},
             result_path="$.gate",
         )
         no_metric = failures.reject(
@@ -288,15 +294,20 @@ class PipelineStateMachine(Construct):
             error="MetricMissing",
             message=sfn.JsonPath.format(
                 "Training job {} reported no numeric validation:accuracy in FinalMetricDataList",
-                sfn.JsonPath.string_at("$.training.job_name"),
+                sfn.JsonPath.string_at("$.training_job.TrainingJobName"),
             ),
+        )
+        metrics_present = (
+            sfn.Choice(self, "Metrics reported?")
+            .when(sfn.Condition.is_present("$.training_job.FinalMetricDataList"), read_accuracy)
+            .otherwise(no_metric)
         )
         has_metric = (
             sfn.Choice(self, "Accuracy reported?")
             # IsPresent first: any other test on a missing path is an uncatchable States.Runtime error
             .when(
                 sfn.Condition.and_(
-                    sfn.Condition.is_present("$.gate.values[0]"), sfn.Condition.is_numeric("$.gate.values[0]")
+                    sfn.Condition.is_present("$.training.values[0]"), sfn.Condition.is_numeric("$.training.values[0]")
                 ),
                 keep_accuracy,
             )
@@ -305,15 +316,14 @@ class PipelineStateMachine(Construct):
 
         lookup = self._live_lookup()
         gate = self._gate(notifications)
+        read_accuracy.next(has_metric)
         keep_accuracy.next(lookup.start)
         lookup.end_with(gate)
 
         valid = (
             sfn.Choice(self, "Input valid?")
             .when(input_is_invalid(settings), invalid_input)
-            .otherwise(
-                sfn.Chain.start(derive).next(keep_run).next(clean).next(train).next(read_accuracy).next(has_metric)
-            )
+            .otherwise(sfn.Chain.start(derive).next(keep_run).next(clean).next(train).next(metrics_present))
         )
         chain = sfn.Chain.start(load_defaults).next(merge).next(valid)
         return chain

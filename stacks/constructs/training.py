@@ -205,8 +205,8 @@ class TrainingStep(Construct):
     """Role and ``SageMakerCreateTrainingJob`` task (RUN_JOB) of one pipeline run.
 
     The task reads from the state: ``$.run.names.training_job``, ``$.run.hyperparameters`` (already merged with the
-    script-mode keys), ``$.run.channels.{train,validation}`` and ``$.run.model_output_uri``; it writes
-    ``$.training`` = ``{job_name, model_data_url, metrics}``.
+    script-mode keys), ``$.run.channels.{train,validation}`` and ``$.run.model_output_uri``; it writes the whole
+    DescribeTrainingJob result to ``$.training_job``.
     """
 
     def __init__(
@@ -267,12 +267,7 @@ class TrainingStep(Construct):
             stopping_condition=tasks.StoppingCondition(max_runtime=Duration.seconds(config.max_runtime_seconds)),
             enable_network_isolation=True,
             tags=tags,
-            result_selector={
-                "job_name": sfn.JsonPath.string_at("$.TrainingJobName"),
-                "model_data_url": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts"),
-                "metrics": sfn.JsonPath.list_at("$.FinalMetricDataList"),
-            },
-            result_path="$.training",
+            result_path="$.training_job",  # the whole DescribeTrainingJob (FinalMetricDataList is optional)
         )
 
     def _role(self, key: kms.IKey, curated: s3.IBucket, artifacts: s3.IBucket, code: TrainingCode) -> iam.Role:

@@ -316,11 +316,21 @@ def test_gate_compares_with_threshold_and_live_model(definition, variant):
 
 
 def test_accuracy_is_read_from_the_final_metric_list(definition):
+    assert definition["States"]["Train model"]["ResultPath"] == "$.training_job"
+    assert "ResultSelector" not in definition["States"]["Train model"]  # FinalMetricDataList may be absent
+    present = definition["States"]["Metrics reported?"]
+    assert present["Choices"][0] == {
+        "Variable": "$.training_job.FinalMetricDataList",
+        "IsPresent": True,
+        "Next": "Read validation accuracy",
+    }
+    assert present["Default"] == "Read validation accuracy failed"
     read = definition["States"]["Read validation accuracy"]["Parameters"]
-    assert read["values.$"] == "$.training.metrics[?(@.MetricName == 'validation:accuracy')].Value"
-    assert definition["States"]["Train model"]["ResultSelector"]["metrics.$"] == "$.FinalMetricDataList"
+    assert read["values.$"] == "$.training_job.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"
+    assert read["model_data_url.$"] == "$.training_job.ModelArtifacts.S3ModelArtifacts"
     reported = definition["States"]["Accuracy reported?"]["Choices"][0]["And"]
-    assert reported[0] == {"Variable": "$.gate.values[0]", "IsPresent": True}  # a missing path must not be compared
+    assert reported[0] == {"Variable": "$.training.values[0]", "IsPresent": True}  # never compare a missing path
+    assert definition["States"]["Accuracy reported?"]["Default"] == "Read validation accuracy failed"
     # $.live.accuracy exists on every path into the gate, so its comparison never reads a missing path
     assert definition["States"]["No live endpoint"]["Parameters"]["accuracy"] == 0
     assert definition["States"]["Look up live endpoint"]["ResultSelector"]["accuracy"] == 0
