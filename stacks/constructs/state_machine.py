@@ -641,8 +641,7 @@ class _LiveLookup:
                 action="listTags",
                 parameters={"ResourceArn": sfn.JsonPath.string_at("$.live.arn")},
                 iam_resources=endpoint_arns,
-                result_selector={"values": sfn.JsonPath.list_at(f"$.Tags[?(@.Key == '{ACCURACY_TAG}')].Value")},
-                result_path="$.live_tags",
+                result_path="$.live_tags",  # whole answer: Tags is optional in the API, a selector must not read it
             ),
             "Read live model accuracy",
             retry="sagemaker-sdk",
@@ -661,15 +660,24 @@ class _LiveLookup:
             },
             result_path="$.live",
         )
+        find_tag = sfn.Pass(
+            scope,
+            "Find accuracy tag",
+            parameters={"values": sfn.JsonPath.list_at(f"$.live_tags.Tags[?(@.Key == '{ACCURACY_TAG}')].Value")},
+            result_path="$.live_tags",
+        )
+        self._tags_listed = sfn.Choice(scope, "Tags listed?")
+        self._tags_listed.when(sfn.Condition.is_present("$.live_tags.Tags"), find_tag)
         self._recorded = sfn.Choice(scope, "Live accuracy recorded?")
         self._recorded.when(sfn.Condition.is_present("$.live_tags.values[0]"), keep_live)
+        find_tag.next(self._recorded)
         in_service = (
             sfn.Choice(scope, "Live endpoint in service?")
             .when(sfn.Condition.string_equals("$.live.status", "InService"), list_tags)
             .otherwise(busy)
         )
         describe.next(in_service)
-        list_tags.next(self._recorded)
+        list_tags.next(self._tags_listed)
         self._ends: list[sfn.INextable] = [first_run, keep_live]
         self.start: sfn.IChainable = describe
 
@@ -678,3 +686,4 @@ class _LiveLookup:
         for end in self._ends:
             end.next(state)
         self._recorded.otherwise(state)
+        self._tags_listed.otherwise(state)

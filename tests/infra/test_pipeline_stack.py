@@ -331,6 +331,10 @@ def test_accuracy_is_read_from_the_final_metric_list(definition):
     reported = definition["States"]["Accuracy reported?"]["Choices"][0]["And"]
     assert reported[0] == {"Variable": "$.training.values[0]", "IsPresent": True}  # never compare a missing path
     assert definition["States"]["Accuracy reported?"]["Default"] == "Read validation accuracy failed"
+    tags = definition["States"]["Tags listed?"]
+    assert tags["Choices"][0] == {"Variable": "$.live_tags.Tags", "IsPresent": True, "Next": "Find accuracy tag"}
+    assert tags["Default"] == "Model-quality gate"
+    assert "ResultSelector" not in definition["States"]["Read live model accuracy"]
     # $.live.accuracy exists on every path into the gate, so its comparison never reads a missing path
     assert definition["States"]["No live endpoint"]["Parameters"]["accuracy"] == 0
     assert definition["States"]["Look up live endpoint"]["ResultSelector"]["accuracy"] == 0
