@@ -94,7 +94,9 @@ class EndpointDeployment(Construct):
                         }
                     ),
                 ),
-                enable_network_isolation=True,
+                # SageMaker Serverless Inference does not support network isolation (documented feature exclusion:
+                # CreateEndpoint would refuse the model); instance-backed endpoints run the model isolated.
+                enable_network_isolation=config.mode == "instance",
                 role=model_role,
                 tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
                 result_path=sfn.JsonPath.DISCARD,

@@ -113,9 +113,13 @@ def test_spot_can_be_switched_off(variant):
     assert "MaxWaitTimeInSeconds" not in parameters["StoppingCondition"]
 
 
-def test_training_and_model_run_with_network_isolation(definition):
+def test_training_and_instance_models_run_with_network_isolation(definition, variant):
     assert definition["States"]["Train model"]["Parameters"]["EnableNetworkIsolation"] is True
-    assert definition["States"]["Create model"]["Parameters"]["EnableNetworkIsolation"] is True
+    # serverless endpoints do not support network isolation (SageMaker feature exclusion): off for the default ...
+    assert CONFIG.endpoint.mode == "serverless"
+    assert definition["States"]["Create model"]["Parameters"]["EnableNetworkIsolation"] is False
+    # ... and on for instance-backed endpoints
+    assert variant[1]["States"]["Create model"]["Parameters"]["EnableNetworkIsolation"] is True
 
 
 def test_training_volume_and_output_are_encrypted_with_the_data_key(definition, templates):
