@@ -146,6 +146,7 @@ class ExecutionResult:
     replies: list[Reply]
     sleeps: list[Sleep]
     unmocked: list[ServiceCall]
+    scenario_errors: list[str] = field(default_factory=list)
 
     # ---- what happened ---------------------------------------------------------------------
     @property
@@ -157,9 +158,9 @@ class ExecutionResult:
         """The calls to ``service:action`` (e.g. ``"sagemaker:createEndpoint"``), in order."""
         return [c for c in self.calls if c.api == api]
 
-    def call_sequence(self) -> list[str]:
-        """``service:action`` of every call, in order (retries appear once per attempt)."""
-        return [c.api for c in self.calls]
+    def call_sequence(self, *, retries: bool = True) -> list[str]:
+        """``service:action`` of every call, in order; ``retries=False`` keeps first attempts only."""
+        return [c.api for c in self.calls if retries or c.attempt == 0]
 
     @property
     def notifications(self) -> list[dict]:
@@ -202,6 +203,8 @@ class ExecutionResult:
                 f"  event #{event['id']} {event['type']} in state {self._state_of(event)!r}: "
                 f"error={details.get('error')!r} cause={details.get('cause')!r}"
             )
+        for problem in self.scenario_errors:
+            lines.append(f"  SCENARIO ERROR {problem}")
         for call in self.unmocked:
             lines.append(
                 f"  UNMOCKED CALL {call.describe()} parameters={json.dumps(call.parameters, default=str)[:400]}"
@@ -227,6 +230,8 @@ class ExecutionResult:
 
     # ---- assertions with messages that name the failing state and expression ---------------
     def assert_status(self, expected: str) -> None:
+        if self.scenario_errors:
+            raise AssertionError("the scenario itself failed to answer (fix the scenario)\n" + self.explain())
         if self.unmocked:
             raise AssertionError("the scenario left calls unanswered\n" + self.explain())
         if self.status != expected:
@@ -261,6 +266,7 @@ class _Responder:
         self.replies: list[Reply] = []
         self.sleeps: list[Sleep] = []
         self.unmocked: list[ServiceCall] = []
+        self.scenario_errors: list[str] = []
         self._cursor: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -279,9 +285,13 @@ class _Responder:
                 position = self._cursor.get(key, 0)
                 self._cursor[key] = position + 1
                 entry = answers[min(position, len(answers) - 1)]
-                reply = entry(call, list(self.calls)) if callable(entry) else entry
-                if not isinstance(reply, (Ok, Fail)):
-                    raise TypeError(f"scenario {self.scenario.name!r}: {key!r} answered {reply!r}, not Ok/Fail")
+                try:
+                    reply = entry(call, list(self.calls)) if callable(entry) else entry
+                    if not isinstance(reply, (Ok, Fail)):
+                        raise TypeError(f"{key!r} answered {reply!r}, not Ok/Fail")
+                except Exception as exc:  # a broken scenario must not pass for a state-machine failure
+                    self.scenario_errors.append(f"{call.describe()}: {type(exc).__name__}: {exc}")
+                    reply = Fail("Harness.ScenarioError", f"scenario {self.scenario.name!r} failed to answer: {exc}")
             self.calls.append(call)
             self.replies.append(reply)
             return call, copy.deepcopy(reply)
@@ -617,4 +627,5 @@ def _result(scenario: Scenario, history: list[dict], responder: _Responder) -> E
         replies=list(responder.replies),
         sleeps=list(responder.sleeps),
         unmocked=list(responder.unmocked),
+        scenario_errors=list(responder.scenario_errors),
     )

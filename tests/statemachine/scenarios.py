@@ -32,6 +32,8 @@ from tests.statemachine.service_replies import (
 
 ACCURACY_TAG = "ds-on-aws:validation-accuracy"  # the tag the pipeline records the live model's accuracy in
 STACK_TAG = "ds-on-aws:stack"
+LOOKUP_STATE = "Look up live endpoint"  # the state that asks DescribeEndpoint whether an endpoint is live
+RESTORE_STATE = "Restore previous model"  # the state that points the endpoint back at the previous config
 FAILURE_REASON = "Request to service failed. If failure persists after retry, contact customer support."
 
 
@@ -69,7 +71,10 @@ def pipeline(
         "glue:startJobRun": glue or glue_job_run(),
         "sagemaker:createTrainingJob": training
         or training_job(metrics={**DEFAULT_METRICS, "validation:accuracy": accuracy}),
-        "sagemaker:describeEndpoint": [lookup, *polls],
+        # The live-endpoint lookup is its own state (its retries get the same answer); every other
+        # DescribeEndpoint is a poll of the wait loop.
+        LOOKUP_STATE: lookup,
+        "sagemaker:describeEndpoint": polls,
         "sagemaker:listTags": endpoint_tags(tags) if live else endpoint_not_found(),
         "sagemaker:createModel": created("model"),
         "sagemaker:createEndpointConfig": created("endpoint-config"),
@@ -129,11 +134,11 @@ def update_rolled_back() -> Scenario:
     return path("update-rolled-back", live=live, rollout=("Updating", rolled_back))
 
 
-def throttled_then_ok(api: str, live: Live | None = None) -> Scenario:
-    """``api``'s first call is throttled (SageMaker ThrottlingException), the retry succeeds."""
-    scenario = path(f"throttled-{api.split(':')[1]}", live=live)
-    answers = scenario.responses[api]
-    scenario.responses[api] = [throttled(), *(answers if isinstance(answers, list) else [answers])]
+def throttled_then_ok(key: str, live: Live | None = None) -> Scenario:
+    """The first call answered under ``key`` (API key or state name) is throttled; the retry succeeds."""
+    scenario = path(f"throttled-{key.split(':')[-1].replace(' ', '-')}", live=live)
+    answers = scenario.responses[key]
+    scenario.responses[key] = [throttled(), *(answers if isinstance(answers, list) else [answers])]
     return scenario
 
 
@@ -193,7 +198,7 @@ def live_endpoint_busy() -> Scenario:
     """The live endpoint is Updating (another deployment runs): this run must not touch it."""
     live = Live()
     busy = endpoint("Updating", config=live.endpoint_config)
-    return path("live-endpoint-busy", live=live, overrides={"sagemaker:describeEndpoint": busy})
+    return path("live-endpoint-busy", live=live, overrides={LOOKUP_STATE: busy})
 
 
 def live_lookup_denied() -> Scenario:
@@ -203,7 +208,7 @@ def live_lookup_denied() -> Scenario:
         "User: arn:aws:sts::123456789012:assumed-role/StateMachineRole/run is not authorized to perform: "
         "sagemaker:DescribeEndpoint on resource: arn:aws:sagemaker:us-east-1:123456789012:endpoint/ds-on-aws-sentiment",
     )
-    return path("live-lookup-denied", live=Live(), overrides={"sagemaker:describeEndpoint": denied})
+    return path("live-lookup-denied", live=Live(), overrides={LOOKUP_STATE: denied})
 
 
 def live_endpoint_without_accuracy() -> Scenario:
@@ -220,6 +225,27 @@ def training_without_accuracy() -> Scenario:
 def invalid_input() -> Scenario:
     """An execution input of the wrong type is refused before any job starts."""
     return path("invalid-input", input={"min_accuracy": "high", "hyperparameters": {"C": "0.5"}})
+
+
+def smoke_test_fails_after_update() -> Scenario:
+    """Later run: the update reaches InService but the smoke test gets no predictions: restore the old config."""
+    body = Ok(
+        {"Body": '{"unexpected": true}', "ContentType": "application/json", "InvokedProductionVariant": "AllTraffic"}
+    )
+    return path(
+        "smoke-test-fails-after-update",
+        live=Live(),
+        rollout=("Updating", "InService"),
+        overrides={"sagemakerruntime:invokeEndpoint": body},
+    )
+
+
+def restore_fails() -> Scenario:
+    """As above, and the UpdateEndpoint back to the previous config fails too."""
+    scenario = smoke_test_fails_after_update()
+    scenario.name = "restore-fails"
+    scenario.responses[RESTORE_STATE] = service_error("ValidationException", "Cannot update in-progress endpoint")
+    return scenario
 
 
 PATHS: dict[str, Callable[[], Scenario]] = {
@@ -243,4 +269,6 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "live-without-accuracy": live_endpoint_without_accuracy,
     "no-accuracy-metric": training_without_accuracy,
     "invalid-input": invalid_input,
+    "smoke-test-fails-after-update": smoke_test_fails_after_update,
+    "restore-fails": restore_fails,
 }

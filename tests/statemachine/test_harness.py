@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.statemachine.harness import Fail, Ok, Scenario, run_execution
-from tests.statemachine.service_replies import endpoint_not_found, glue_job_run, throttled, training_job
+from tests.statemachine.service_replies import endpoint, endpoint_not_found, glue_job_run, throttled, training_job
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:topic"
 
@@ -185,3 +185,15 @@ def test_a_parameter_path_that_does_not_resolve_is_named_in_the_failure():
     assert result.status == "FAILED" and result.error == "States.Runtime"
     assert "$.error.Cause" in result.cause and "'Notify'" in result.cause
     assert result.calls == []
+
+
+def test_a_scenario_that_cannot_answer_is_reported_as_such():
+    definition = _machine(
+        {"Describe": _task("aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "e"}, End=True)}, "Describe"
+    )
+    # NEW_CONFIG needs an earlier CreateEndpointConfig call, which this run never made.
+    result = run_execution(definition, Scenario("broken", responses={"sagemaker:describeEndpoint": endpoint()}))
+    assert result.error == "Harness.ScenarioError"
+    assert result.scenario_errors and "createEndpointConfig" in result.scenario_errors[0]
+    with pytest.raises(AssertionError, match="scenario itself failed"):
+        result.assert_status("FAILED")

@@ -85,10 +85,10 @@ def test_first_run_creates_the_endpoint(run_path, pipeline_config):
     result = run_path("first-run")
     result.assert_status("SUCCEEDED")
     endpoint_name = pipeline_config.endpoint.name
-    assert result.call_sequence() == [
+    assert result.call_sequence(retries=False) == [
         "glue:startJobRun",
         "sagemaker:createTrainingJob",
-        "sagemaker:describeEndpoint",  # live endpoint lookup: not found
+        "sagemaker:describeEndpoint",  # live endpoint lookup: not found (retried: not-found shares its error name)
         "sagemaker:createModel",
         "sagemaker:createEndpointConfig",
         "sagemaker:createEndpoint",
@@ -190,11 +190,6 @@ def test_no_deploy_stops_after_the_gate(run_path):
 # ---- failure paths ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B3 (told A2 in /tmp/prompts/e_to_a2.md): 'Run failed' re-raises the reserved name States.TaskFailed "
-    "through ErrorPath; the interpreter ends the run with States.Runtime instead of the failure notice's cause",
-)
 def test_glue_failure_stops_the_run_before_training(run_path):
     result = run_path("glue-fails")
     result.assert_status("FAILED")
@@ -214,11 +209,6 @@ def test_model_below_threshold_is_rejected(run_path, pipeline_config):
     assert_live_endpoint_untouched(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B4 (told A2): the rejection message has an escaped apostrophe in a States.Format literal, which the "
-    "offline interpreter truncates (States.Runtime IndexError), so this path cannot be proven offline",
-)
 def test_model_worse_than_live_is_rejected(run_path):
     result = run_path("worse-than-live")
     assert_failed_with(result, "ModelRejected", "0.9", "0.93")
@@ -254,34 +244,22 @@ def test_update_that_rolled_back_fails_the_run_and_keeps_the_live_model(run_path
 # ---- retries, overrides, defaults -----------------------------------------------------------------
 
 
-B1 = pytest.mark.xfail(
-    strict=True,
-    reason="B1 (told A2): retry lists name SageMaker.ThrottlingException, which Step Functions never reports "
-    "(SageMaker.AmazonSageMakerException for optimized, SageMaker.SageMakerException for aws-sdk integrations)",
-)
-B2 = pytest.mark.xfail(
-    strict=True,
-    reason="B2 (told A2): a throttled live-endpoint lookup is caught as SageMaker.SageMakerException, is not "
-    "'Could not find endpoint', and fails the whole run instead of being retried",
-)
-
-
 @pytest.mark.parametrize(
-    ("api", "live"),
+    ("key", "live"),
     [
         # optimized integration: SageMaker.AmazonSageMakerException
-        pytest.param("sagemaker:createModel", None, marks=B1, id="createModel"),
+        pytest.param("sagemaker:createModel", None, id="createModel"),
         # aws-sdk integration: SageMaker.SageMakerException
-        pytest.param("sagemaker:createEndpointConfig", None, marks=B1, id="createEndpointConfig"),
+        pytest.param("sagemaker:createEndpointConfig", None, id="createEndpointConfig"),
         # the live-endpoint lookup: a throttle is NOT "not found" and must not fail the run
-        pytest.param("sagemaker:describeEndpoint", Live(), marks=B2, id="live-lookup"),
+        pytest.param(scenarios.LOOKUP_STATE, Live(), id="live-lookup"),
     ],
 )
-def test_throttling_is_retried_then_succeeds(pipeline_definition, api, live):
-    scenario = scenarios.throttled_then_ok(api, live=live)
+def test_throttling_is_retried_then_succeeds(pipeline_definition, key, live):
+    scenario = scenarios.throttled_then_ok(key, live=live)
     result = run_execution(pipeline_definition, scenario)
     result.assert_status("SUCCEEDED")
-    calls = result.calls_to(api)
+    calls = [c for c in result.calls if key in (c.api, c.state)]
     assert [c.attempt for c in calls[:2]] == [0, 1], result.explain()
     assert calls[0].state == calls[1].state
     retry_sleeps = [s for s in result.sleeps if s.kind == "retry" and s.state == calls[0].state]
@@ -392,11 +370,6 @@ def test_live_endpoint_without_recorded_accuracy_is_gated_by_threshold_only(run_
     assert float(tags[ACCURACY_TAG]) == pytest.approx(0.91)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="B5 (told A2): 'Accuracy reported?' applies IsNumeric to $.gate.values[0], which does not exist when "
-    "the job reported no validation:accuracy; the Choice fails with States.Runtime and nobody is notified",
-)
 def test_training_without_validation_accuracy_fails_with_a_notice(run_path):
     result = run_path("no-accuracy-metric")
     result.assert_status("FAILED")
@@ -409,3 +382,23 @@ def test_invalid_input_is_refused_before_any_job(run_path):
     assert_failed_with(result, "InvalidInput", "high")
     assert result.call_sequence() == ["sns:publish"], result.explain()
     assert_one_failure_notice(result, "min_accuracy", "high")
+
+
+def test_smoke_test_failing_after_an_update_restores_the_previous_model(run_path):
+    result = run_path("smoke-test-fails-after-update")
+    assert_failed_with(result, "SmokeTestFailed")
+    configs = [c.parameters["EndpointConfigName"] for c in result.calls_to("sagemaker:updateEndpoint")]
+    new_config = only_call(result, "sagemaker:createEndpointConfig").parameters["EndpointConfigName"]
+    assert configs == [new_config, Live().endpoint_config], result.explain()
+    result.assert_states_in_order(["Update live endpoint", "Smoke test endpoint", "Restore previous model"])
+    assert not result.calls_to("sagemaker:addTags")
+    assert_one_failure_notice(result, Live().endpoint_config)
+    assert_live_endpoint_untouched(result, allowed=("sagemaker:updateEndpoint",))
+
+
+def test_a_failed_restore_is_reported_too(run_path):
+    result = run_path("restore-fails")
+    result.assert_status("FAILED")
+    assert len(result.calls_to("sagemaker:updateEndpoint")) >= 2
+    note = assert_one_failure_notice(result, Live().endpoint_config)
+    assert "also failed" in str(note["message"]), note
