@@ -61,15 +61,29 @@ def check_java() -> str:
 
 
 def local_spark():
-    """The local SparkSession standing in for Glue's: the job's own ``local_spark`` (workers on this Python,
-    few shuffle partitions, no UI), bound to loopback, with quiet logs."""
-    ensure_runtime_paths()
-    import clean_reviews
+    """The local SparkSession standing in for Glue's.
 
-    # Loopback only: the driver must not listen on the machine's network interfaces (and Spark stops warning
-    # that the hostname resolves to a loopback address).
+    The same settings as the job's own ``clean_reviews.local_spark`` (workers on this Python, so its pandas UDFs
+    find pandas and pyarrow; 8 shuffle partitions; no UI; UTC), plus: bound to loopback only (the driver must not
+    listen on the machine's network interfaces), no console progress bars (the runner prints its own stage
+    lines), quiet logs. An already running session in this process is reused.
+    """
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = clean_reviews.local_spark("ds-on-aws-local")
+    spark = (SparkSession.builder.master(os.environ.get("DS_ON_AWS_SPARK_MASTER", "local[*]"))
+             .appName("ds-on-aws-local")
+             .config("spark.driver.bindAddress", "127.0.0.1")
+             .config("spark.driver.host", "127.0.0.1")
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.driver.memory", os.environ.get("DS_ON_AWS_SPARK_DRIVER_MEMORY", "4g"))
+             .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
