@@ -108,13 +108,17 @@ def _decode_body(body, charset: str | None) -> str | RequestRejection:
         return _reject(400, f"request body must be bytes or text, got {type(body).__name__}")
     encoding = charset or "utf-8"
     try:
-        codecs.lookup(encoding)
+        # Binary codecs (base64, zlib, rot13...) are registered too but are not character sets.
+        if not getattr(codecs.lookup(encoding), "_is_text_encoding", True):
+            raise LookupError(encoding)
     except LookupError:
         return _reject(415, f"unsupported charset {encoding!r}; send UTF-8")
     try:
         return bytes(body).decode(encoding)
     except UnicodeDecodeError as error:
         return _reject(400, f"request body is not valid {encoding}: {error.reason} at byte {error.start}")
+    except (UnicodeError, LookupError, ValueError) as error:  # exotic codecs (idna, utf-7 ...) fail differently
+        return _reject(400, f"request body cannot be decoded as {encoding}: {error}")
 
 
 def _texts_from_json(body: str) -> list | RequestRejection:
