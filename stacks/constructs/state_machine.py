@@ -57,17 +57,26 @@ def sagemaker_name_prefix(project_name: str) -> str:
     return f"{project_name}-"
 
 
-def input_is_invalid(settings: str) -> sfn.Condition:
-    """True when a merged setting has the wrong type or range (all five are present after the merge)."""
+def input_is_invalid(settings: str, *, raw_uri: str, endpoint_name: str, name_prefix: str) -> sfn.Condition:
+    """True when a merged setting has the wrong type, range or scope (all five are present after the merge).
+
+    Checked before anything runs, so a typo costs seconds, not a Glue job and a training job:
+    ``raw_s3_uri`` must lie under the raw prefix (the only place the Glue job may read), ``endpoint_name`` must be
+    the configured name or start with the project prefix (the only endpoints the role may touch) and contain none
+    of the characters a SageMaker name cannot have (``_``, ``.``, ``/``, spaces).
+    """
     c = sfn.Condition
+    endpoint = f"{settings}.endpoint_name"
     return c.or_(
         c.not_(c.is_string(f"{settings}.raw_s3_uri")),
-        c.not_(c.string_matches(f"{settings}.raw_s3_uri", "s3://*")),
+        c.not_(c.string_matches(f"{settings}.raw_s3_uri", f"{raw_uri}*")),
         c.not_(c.is_numeric(f"{settings}.min_accuracy")),
         c.number_less_than(f"{settings}.min_accuracy", 0),
         c.number_greater_than(f"{settings}.min_accuracy", 1),
         c.not_(c.is_boolean(f"{settings}.deploy")),
-        c.not_(c.is_string(f"{settings}.endpoint_name")),
+        c.not_(c.is_string(endpoint)),
+        c.and_(c.not_(c.string_equals(endpoint, endpoint_name)), c.not_(c.string_matches(endpoint, f"{name_prefix}*"))),
+        *(c.string_matches(endpoint, pattern) for pattern in ("*_*", "*.*", "*/*", "* *", "*-")),
         c.is_string(f"{settings}.hyperparameters"),
         c.is_numeric(f"{settings}.hyperparameters"),
         c.is_boolean(f"{settings}.hyperparameters"),
@@ -172,8 +181,11 @@ class PipelineStateMachine(Construct):
             "Validate input",
             error="InvalidInput",
             message=sfn.JsonPath.format(
-                "Execution input rejected: optional fields are raw_s3_uri (string s3://...), hyperparameters (object of "
-                "strings), min_accuracy (number 0..1), endpoint_name (string), deploy (true/false); got {}",
+                "Execution input rejected: optional fields are raw_s3_uri (string under s3://"
+                + raw.bucket_name
+                + f"/{config.raw_prefix}), hyperparameters (object of strings), min_accuracy (number 0..1), "
+                f"endpoint_name ({config.endpoint.name} or {self.prefix}... with letters, digits and dashes), "
+                "deploy (true/false); got {}",
                 sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
             ),
         )
@@ -322,7 +334,15 @@ class PipelineStateMachine(Construct):
 
         valid = (
             sfn.Choice(self, "Input valid?")
-            .when(input_is_invalid(settings), invalid_input)
+            .when(
+                input_is_invalid(
+                    settings,
+                    raw_uri=f"s3://{raw.bucket_name}/{config.raw_prefix}",
+                    endpoint_name=config.endpoint.name,
+                    name_prefix=self.prefix,
+                ),
+                invalid_input,
+            )
             .otherwise(sfn.Chain.start(derive).next(keep_run).next(clean).next(train).next(metrics_present))
         )
         chain = sfn.Chain.start(load_defaults).next(merge).next(valid)

@@ -358,6 +358,20 @@ def test_defaults_come_from_the_configuration(definition, templates):
     assert definition["StartAt"] == "Load defaults"
     invalid = definition["States"]["Input valid?"]
     assert invalid["Choices"][0]["Next"] == "Validate input failed"
+    rules = invalid["Choices"][0]["Or"]
+    settings = "$.prepare.merged.settings"
+    # raw data only from the raw prefix (the Glue role reads nothing else)
+    assert {"Not": {"Variable": f"{settings}.raw_s3_uri", "StringMatches": f"{defaults['raw_s3_uri']}*"}} in rules
+    # endpoints the role may touch: the configured one or <project>-*; no characters SageMaker names cannot have
+    endpoint = f"{settings}.endpoint_name"
+    assert {
+        "And": [
+            {"Not": {"Variable": endpoint, "StringEquals": CONFIG.endpoint.name}},
+            {"Not": {"Variable": endpoint, "StringMatches": f"{CONFIG.project_name}-*"}},
+        ]
+    } in rules
+    for pattern in ("*_*", "*.*", "*/*", "* *", "*-"):
+        assert {"Variable": endpoint, "StringMatches": pattern} in rules
 
 
 # --- error handling -----------------------------------------------------------------------------------------------
