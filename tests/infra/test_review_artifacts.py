@@ -178,13 +178,13 @@ def test_write_review_artifacts_for_an_assembly(tmp_path):
 @pytest.mark.skipif(
     not ASL_VALIDATOR.exists() or shutil.which("node") is None, reason="asl-validator (npm) not installed"
 )
-def test_synthesized_definition_passes_asl_validator(assembly_dir):
+def test_synthesized_definition_passes_asl_validator(assembly_dir, tmp_path):
     (asl,) = sorted((assembly_dir / "review").glob(f"{PIPELINE_STACK_ID}-*.asl.json"))
     result = subprocess.run([str(ASL_VALIDATOR), "--json-path", str(asl)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     broken = json.loads(asl.read_text())
     broken["States"]["Load defaults"]["Next"] = "No such state"
-    bad = assembly_dir / "broken.asl.json"
+    bad = tmp_path / "broken.asl.json"
     bad.write_text(json.dumps(broken))
     result = subprocess.run([str(ASL_VALIDATOR), "--json-path", str(bad)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0  # the validator really checks: a dangling Next is refused
