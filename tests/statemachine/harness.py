@@ -147,6 +147,7 @@ class ExecutionResult:
     sleeps: list[Sleep]
     unmocked: list[ServiceCall]
     scenario_errors: list[str] = field(default_factory=list)
+    invalid_requests: list[str] = field(default_factory=list)
 
     # ---- what happened ---------------------------------------------------------------------
     @property
@@ -203,6 +204,8 @@ class ExecutionResult:
                 f"  event #{event['id']} {event['type']} in state {self._state_of(event)!r}: "
                 f"error={details.get('error')!r} cause={details.get('cause')!r}"
             )
+        for problem in self.invalid_requests:
+            lines.append(f"  INVALID REQUEST {problem}")
         for problem in self.scenario_errors:
             lines.append(f"  SCENARIO ERROR {problem}")
         for call in self.unmocked:
@@ -230,6 +233,8 @@ class ExecutionResult:
 
     # ---- assertions with messages that name the failing state and expression ---------------
     def assert_status(self, expected: str) -> None:
+        if self.invalid_requests:
+            raise AssertionError("a Task sent a request the service would reject\n" + self.explain())
         if self.scenario_errors:
             raise AssertionError("the scenario itself failed to answer (fix the scenario)\n" + self.explain())
         if self.unmocked:
@@ -257,6 +262,37 @@ class ExecutionResult:
 # --------------------------------------------------------------------------------------------
 
 
+#: Step Functions service names whose botocore name differs.
+_BOTO_SERVICE = {"sagemakerruntime": "sagemaker-runtime", "sfn": "stepfunctions", "states": "stepfunctions"}
+_SERVICE_MODELS: dict[str, Any] = {}
+
+
+def invalid_parameters(call: ServiceCall) -> str | None:
+    """What the service would reject in ``call.parameters`` (botocore's own validator), or None.
+
+    The parameters of every Task (optimized or ``aws-sdk``) are the API operation's request,
+    PascalCase, so the operation's input shape in botocore's service model tells whether a key is
+    unknown, a required one missing, or a value of the wrong type: the mistakes that pass
+    ``cdk synth`` and asl-validator and fail on the first real run.
+    """
+    import botocore.session
+    from botocore.exceptions import UnknownServiceError
+    from botocore.validate import ParamValidator
+
+    service = _BOTO_SERVICE.get(call.service, call.service)
+    if service not in _SERVICE_MODELS:
+        try:
+            _SERVICE_MODELS[service] = botocore.session.get_session().get_service_model(service)
+        except UnknownServiceError:
+            return f"unknown service {call.service!r} (botocore {service!r})"
+    model = _SERVICE_MODELS[service]
+    operation = call.action[:1].upper() + call.action[1:]
+    if operation not in model.operation_names:
+        return f"{service} has no operation {operation!r}"
+    report = ParamValidator().validate(call.parameters, model.operation_model(operation).input_shape)
+    return report.generate_report() if report.has_errors() else None
+
+
 class _Responder:
     """Answers service calls from a scenario, recording calls and replies (thread-safe)."""
 
@@ -267,6 +303,7 @@ class _Responder:
         self.sleeps: list[Sleep] = []
         self.unmocked: list[ServiceCall] = []
         self.scenario_errors: list[str] = []
+        self.invalid: list[str] = []
         self._cursor: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -275,7 +312,11 @@ class _Responder:
             call = ServiceCall(index=len(self.calls), **call_fields)
             key = call.state if self.scenario.answers(call.state) is not None else call.api
             answers = self.scenario.answers(key)
-            if answers is None:
+            rejected = invalid_parameters(call)
+            if rejected:
+                self.invalid.append(f"{call.describe()}: {rejected}")
+                reply = Fail("Harness.InvalidParameters", f"the service would reject the request: {rejected}")
+            elif answers is None:
                 self.unmocked.append(call)
                 reply: Reply = Fail(
                     "Harness.UnmockedCall",
@@ -628,4 +669,5 @@ def _result(scenario: Scenario, history: list[dict], responder: _Responder) -> E
         sleeps=list(responder.sleeps),
         unmocked=list(responder.unmocked),
         scenario_errors=list(responder.scenario_errors),
+        invalid_requests=list(responder.invalid),
     )

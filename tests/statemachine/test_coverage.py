@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.statemachine import scenarios
-from tests.statemachine.harness import ExecutionResult, Fail, Interpreter, ServiceCall
+from tests.statemachine.harness import ExecutionResult, Fail, Interpreter, Scenario, ServiceCall, run_execution
 
 LIVE_ENDPOINT_WRITES = {
     "sagemaker:updateEndpoint",
@@ -112,27 +112,56 @@ def _injected_failure(call: ServiceCall, calls) -> Fail:
     )
 
 
+def injection_problems(task: str, result: ExecutionResult | None, definition: dict, live) -> list[str]:
+    """Why the run where ``task`` failed for good is NOT a safe failure (empty list: it is).
+
+    Safe = ends FAILED in a Fail state, a failure notice names the step (unless ``task`` is the
+    notifier itself), and nothing deleted or repointed the live endpoint.
+    """
+    if result is None:
+        return [f"{task}: no path reaches it"]
+    if result.scenario_errors or result.unmocked or result.invalid_requests:
+        return [f"{task}: the scenario did not answer every call\n{result.explain()}"]
+    fail_states = {name for name, s in all_states(definition).items() if s["Type"] == "Fail"}
+    last = result.states_entered[-1] if result.states_entered else None
+    if result.status != "FAILED" or last not in fail_states:
+        return [
+            f"{task}: ended {result.status} in {last!r}, not in a Fail state (a Catch is missing?)\n{result.explain()}"
+        ]
+    problems = []
+    publishes = result.calls_to("sns:publish")
+    is_notifier = any(c.state == task for c in publishes)
+    notices = [c for c in publishes if c.state != task]
+    if not notices and not is_notifier:
+        problems.append(f"{task}: failed without a notification\n{result.explain()}")
+    elif not is_notifier and not any(task in str(c.parameters.get("Message")) for c in notices):
+        problems.append(f"{task}: the notice does not name the failed step: {[c.parameters for c in notices]}")
+    problems.extend(f"{task}: {p}" for p in live_endpoint_violations(result, live))
+    return problems
+
+
 def test_every_task_failure_is_caught_notified_and_fails_safely(pipeline_definition, injected_results):
-    fail_states = {name for name, s in all_states(pipeline_definition).items() if s["Type"] == "Fail"}
     problems = []
     for task, (base, result) in injected_results.items():
-        if result is None:
-            problems.append(f"{task}: no path reaches it")
-            continue
-        if result.scenario_errors or result.unmocked:
-            problems.append(f"{task}: the scenario did not answer every call\n{result.explain()}")
-            continue
-        last = result.states_entered[-1] if result.states_entered else None
-        if result.status != "FAILED" or last not in fail_states:
-            problems.append(f"{task}: ended {result.status} in {last!r}, not in a Fail state\n{result.explain()}")
-            continue
-        publishes = result.calls_to("sns:publish")
-        is_notifier = any(c.state == task for c in publishes)
-        notices = [c for c in publishes if c.state != task]
-        if not notices and not is_notifier:
-            problems.append(f"{task}: failed without a notification\n{result.explain()}")
-        if not is_notifier and not any(task in str(c.parameters.get("Message")) for c in notices):
-            problems.append(f"{task}: the notice does not name the failed step: {[c.parameters for c in notices]}")
-        scenario_live = scenarios.PATHS[base]().facts.get("live")
-        problems.extend(f"{task}: {p}" for p in live_endpoint_violations(result, scenario_live))
+        live = scenarios.PATHS[base]().facts.get("live") if base else None
+        problems.extend(injection_problems(task, result, pipeline_definition, live))
     assert not problems, f"{len(problems)} task(s) without a safe failure path:\n\n" + "\n\n".join(problems)
+
+
+def test_the_catch_gap_detector_flags_an_uncaught_task():
+    """Control: a Task without Catch, made to fail, is reported (so a pass above means something)."""
+    definition = {
+        "StartAt": "Create model",
+        "States": {
+            "Create model": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createModel",
+                "Parameters": {"ModelName": "m"},
+                "End": True,
+            }
+        },
+    }
+    scenario = Scenario("uncaught", responses={"Create model": _injected_failure})
+    result = run_execution(definition, scenario)
+    problems = injection_problems("Create model", result, definition, None)
+    assert problems and "not in a Fail state" in problems[0]

@@ -33,7 +33,11 @@ def test_sync_integrations_moto_cannot_run_are_answered_by_the_scenario():
             ),
             "Train": _task(
                 "sagemaker:createTrainingJob.sync",
-                {"TrainingJobName.$": "$$.Execution.Name"},
+                {
+                    "TrainingJobName.$": "$$.Execution.Name",
+                    "RoleArn": "arn:aws:iam::123456789012:role/training",
+                    "OutputDataConfig": {"S3OutputPath": "s3://artifacts/models/"},
+                },
                 ResultSelector={"accuracy.$": "$.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"},
                 ResultPath="$.training",
                 End=True,
@@ -196,4 +200,22 @@ def test_a_scenario_that_cannot_answer_is_reported_as_such():
     assert result.error == "Harness.ScenarioError"
     assert result.scenario_errors and "createEndpointConfig" in result.scenario_errors[0]
     with pytest.raises(AssertionError, match="scenario itself failed"):
+        result.assert_status("FAILED")
+
+
+def test_a_request_the_service_would_reject_is_reported():
+    definition = _machine(
+        {
+            "Config": _task(
+                "aws-sdk:sagemaker:createEndpointConfig",
+                {"EndpointConfigName": "c", "ProductionVariant": [{"VariantName": "AllTraffic"}]},
+                End=True,
+            )
+        },
+        "Config",
+    )
+    result = run_execution(definition, Scenario("typo", responses={"sagemaker:createEndpointConfig": Ok({})}))
+    assert result.error == "Harness.InvalidParameters"
+    assert "ProductionVariant" in result.invalid_requests[0] and "ProductionVariants" in result.invalid_requests[0]
+    with pytest.raises(AssertionError, match="would reject"):
         result.assert_status("FAILED")
