@@ -107,3 +107,16 @@ def path_results(pipeline_definition) -> dict:
 
     with Interpreter(pipeline_definition) as interpreter:
         return {name: interpreter.run(make(), execution_name=f"run-{name}") for name, make in scenarios.PATHS.items()}
+
+
+@pytest.fixture(scope="session")
+def instance_mode_definition(cdk_context_for_statemachine, tmp_path_factory) -> dict:
+    """The pipeline definition synthesized with ``endpoint.mode = "instance"`` (the non-default variant)."""
+    import copy
+
+    context = copy.deepcopy(cdk_context_for_statemachine)
+    context["ds-on-aws"]["endpoint"]["mode"] = "instance"
+    templates = _synthesize(context, tmp_path_factory.mktemp("statemachine-instance-cdk.out"))
+    machines = [m for m in state_machines_of(templates) if m.stack_id == PIPELINE_STACK_ID]
+    assert len(machines) == 1, [m.logical_id for m in machines]
+    return machines[0].definition
