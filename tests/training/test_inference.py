@@ -208,6 +208,11 @@ CONTENT_TYPES = st.one_of(
         ]
     ),
     st.text(max_size=40),
+    st.builds(
+        lambda media, charset: f"{media}; charset={charset}",
+        st.sampled_from(["application/json", "text/csv", "text/plain"]),
+        st.text(max_size=12),
+    ),
 )
 ACCEPTS = st.one_of(
     st.none(),
