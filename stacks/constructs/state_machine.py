@@ -528,7 +528,9 @@ class PipelineStateMachine(Construct):
             ),
             iam.PolicyStatement(
                 sid="TagPipelineResources",
-                actions=["sagemaker:AddTags"],
+                # AddTags: Create* calls with Tags need it; ListTags: the AWS-documented policies of the optimized
+                # SageMaker integrations include it (the L2 tasks grant it on "*"), here on our names only.
+                actions=["sagemaker:AddTags", "sagemaker:ListTags"],
                 resources=[
                     sm_arn("training-job", f"{prefix}*"),
                     sm_arn("model", f"{prefix}*"),
