@@ -142,8 +142,13 @@ def throttled_then_ok(key: str, live: Live | None = None) -> Scenario:
     return scenario
 
 
+#: The default ``raw_s3_uri`` of the synthesized definition: ``s3://<raw bucket>/<raw_prefix>``, with the
+#: raw bucket's sample name from ``resolve_definition`` (checked by test_empty_input_runs_the_default_pipeline).
+RAW_S3_URI = "s3://dsonaws-data-raw-bucket/imdb/"
+
 OVERRIDE_INPUT = {
-    "raw_s3_uri": "s3://another-raw-bucket/reviews/2026-11/",
+    # The pipeline accepts only locations under the raw prefix (its roles may read nothing else).
+    "raw_s3_uri": RAW_S3_URI + "2026-11/",
     "hyperparameters": {"C": "0.5", "max_features": "20000"},
     "min_accuracy": 0.9,
     "endpoint_name": "ds-on-aws-canary",

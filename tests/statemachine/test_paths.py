@@ -9,6 +9,7 @@ path it also asserts that nothing updated or deleted the live endpoint.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -156,7 +157,7 @@ def test_names_are_unique_per_run_and_valid_for_sagemaker(run_path):
             only_call(result, "sagemaker:createEndpointConfig").parameters["EndpointConfigName"],
         )
         for name in names[path]:
-            assert __import__("re").match(pattern, name), f"{name!r} is not a valid SageMaker name"
+            assert re.match(pattern, name), f"{name!r} is not a valid SageMaker name"
     assert set(names["first-run"]).isdisjoint(names["later-run"]), names
 
 
@@ -297,9 +298,8 @@ def test_empty_input_runs_the_default_pipeline(run_path, pipeline_config):
     result = run_path("empty-input")
     result.assert_status("SUCCEEDED")
     arguments = only_call(result, "glue:startJobRun").parameters["Arguments"]
-    assert arguments["--input_uri"].startswith("s3://") and arguments["--input_uri"].endswith(
-        f"/{pipeline_config.raw_prefix}"
-    )
+    assert arguments["--input_uri"] == scenarios.RAW_S3_URI, "scenarios.RAW_S3_URI must be the default raw URI"
+    assert arguments["--input_uri"].endswith(f"/{pipeline_config.raw_prefix}")
     assert arguments["--run_id"] == "run-empty-input"
     hyperparameters = only_call(result, "sagemaker:createTrainingJob").parameters["HyperParameters"]
     for key, value in pipeline_config.training.hyperparameters.items():
