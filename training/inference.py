@@ -111,7 +111,7 @@ def _decode_body(body, charset: str | None) -> str | RequestRejection:
         # Binary codecs (base64, zlib, rot13...) are registered too but are not character sets.
         if not getattr(codecs.lookup(encoding), "_is_text_encoding", True):
             raise LookupError(encoding)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         return _reject(415, f"unsupported charset {encoding!r}; send UTF-8")
     try:
         return bytes(body).decode(encoding)

@@ -111,6 +111,7 @@ def test_limits_are_inclusive(small_model, monkeypatch):
         ("great", "text/plain; charset=klingon", None, 415, "unsupported charset 'klingon'"),
         ("great", "text/plain; charset=base64", None, 415, "unsupported charset 'base64'"),
         ("great", "text/csv; charset=zlib", None, 415, "unsupported charset 'zlib'"),
+        ("great", "text/csv; charset=\x00", None, 415, "unsupported charset"),
         ("great", "text/plain; charset=idna", None, 200, None),
         ('["great"]', None, "text/csv", 406, "unsupported accept 'text/csv'"),
         ('["great"]', None, "application/xml", 406, "unsupported accept"),
