@@ -128,6 +128,8 @@ def _texts_from_json(body: str) -> list | RequestRejection:
         return _reject(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}")
     except RecursionError:
         return _reject(400, "malformed JSON: nested too deeply")
+    except ValueError as error:  # e.g. an integer literal beyond Python's 4,300-digit conversion limit
+        return _reject(400, f"malformed JSON: {error}")
     if isinstance(payload, str):
         return [payload]
     if isinstance(payload, dict):

@@ -118,6 +118,7 @@ def test_limits_are_inclusive(small_model, monkeypatch):
         ("{not json", None, None, 400, "malformed JSON"),
         ("[" * 100_000 + "]" * 100_000, None, None, 400, "malformed JSON"),
         ("", None, None, 400, "malformed JSON"),
+        ('["great", ' + "9" * 5000 + "]", None, None, 400, "malformed JSON: Exceeds the limit"),
         ("[]", None, None, 400, "no review texts"),
         ('{"instances": []}', None, None, 400, "no review texts"),
         ('{"inputs": ["x"]}', None, None, 400, 'must have an "instances" list'),
