@@ -232,6 +232,11 @@ def invalid_input() -> Scenario:
     return path("invalid-input", input={"min_accuracy": "high", "hyperparameters": {"C": "0.5"}})
 
 
+def raw_uri_outside_raw_prefix() -> Scenario:
+    """An input pointing the Glue job at another bucket: refused before any job (its role could not read it)."""
+    return path("raw-uri-outside-raw-prefix", input={"raw_s3_uri": "s3://someone-elses-bucket/reviews/"})
+
+
 def smoke_test_fails_after_update() -> Scenario:
     """Later run: the update reaches InService but the smoke test gets no predictions: restore the old config."""
     body = Ok(
@@ -274,6 +279,7 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "live-without-accuracy": live_endpoint_without_accuracy,
     "no-accuracy-metric": training_without_accuracy,
     "invalid-input": invalid_input,
+    "raw-uri-outside-raw-prefix": raw_uri_outside_raw_prefix,
     "smoke-test-fails-after-update": smoke_test_fails_after_update,
     "restore-fails": restore_fails,
 }

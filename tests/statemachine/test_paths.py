@@ -377,6 +377,12 @@ def test_training_without_validation_accuracy_fails_with_a_notice(run_path):
     assert_one_failure_notice(result, "validation:accuracy")
 
 
+def test_raw_uri_outside_the_raw_prefix_is_refused_before_any_job(run_path):
+    result = run_path("raw-uri-outside-raw-prefix")
+    assert_failed_with(result, "InvalidInput", "someone-elses-bucket")
+    assert result.call_sequence() == ["sns:publish"], result.explain()
+
+
 def test_invalid_input_is_refused_before_any_job(run_path):
     result = run_path("invalid-input")
     assert_failed_with(result, "InvalidInput", "high")
