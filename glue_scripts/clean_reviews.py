@@ -559,7 +559,7 @@ def _unique_key_column(df: DataFrame, columns: list[str]) -> str | None:
     return None
 
 
-def _read_aclimdb(spark: SparkSession, root: str) -> tuple[DataFrame, list[str], dict]:
+def _read_aclimdb(spark: SparkSession, root: str) -> tuple[DataFrame, list[str], dict, list[str]]:
     """The aclImdb tree: one row per review file; label from the folder, id and rating from the file name.
 
     Files are listed by Spark's file index and their text read with the wholetext text source (which
@@ -613,7 +613,7 @@ def _read_aclimdb(spark: SparkSession, root: str) -> tuple[DataFrame, list[str],
     roles = {"text": "file content", "label": "folder pos/neg", "rating": "file name <id>_<rating>.txt",
              "review_id": "relative path", "url": "urls_{pos,neg}.txt" if urls is not None else None,
              "split": "folder train/test"}
-    return std, ["path", "text"], roles
+    return std, ["path", "text"], roles, listed
 
 
 def _aclimdb_urls(spark: SparkSession, root: str) -> DataFrame | None:
@@ -640,28 +640,27 @@ def _aclimdb_urls(spark: SparkSession, root: str) -> DataFrame | None:
 
 def read_input(spark: SparkSession, uri: str, input_format: str = "auto") -> RawInput:
     """Read ``uri`` (a file or a folder; local path or s3://) into the standardized frame."""
-    is_dir, files = list_input(spark, uri)
     fmt = input_format
-    ignored: list[str] = []
     root = None
-    if fmt in ("auto", "aclimdb") and is_dir:
-        root = find_aclimdb_root(spark, uri)
+    if fmt in ("auto", "aclimdb") and _dir_exists(spark, uri):
+        root = find_aclimdb_root(spark, uri)  # checked first: a whole tree is not worth listing file by file
         if root is not None:
             fmt = "aclimdb"
     if fmt == "aclimdb" and root is None:
         raise InputError(f"--input_format aclimdb: no {{train,test}}/{{pos,neg}} folders under {uri}")
-    if fmt == "auto":
-        fmt, files, ignored = detect_format(files)
-    elif fmt != "aclimdb":
-        files, ignored = _files_of_format(files, fmt)
-        if not files:
-            raise InputError(f"--input_format {fmt}: no matching files under {uri}")
+    files: list[str] = []
+    ignored: list[str] = []
+    if fmt != "aclimdb":
+        _, listed = list_input(spark, uri)
+        if fmt == "auto":
+            fmt, files, ignored = detect_format(listed)
+        else:
+            files, ignored = _files_of_format(listed, fmt)
+            if not files:
+                raise InputError(f"--input_format {fmt}: no matching files under {uri}")
     try:
         if fmt == "aclimdb":
-            std, original, roles = _read_aclimdb(spark, root)
-            acl_files = [f for f in files if re.search(ACLIMDB_TAIL, f)]
-            ignored = [f for f in files if f not in set(acl_files)]
-            files = acl_files
+            std, original, roles, files = _read_aclimdb(spark, root)
         elif fmt == "csv":
             std, original, roles = _standardize_table(spark, _read_csv(spark, files), fmt)
         elif fmt == "jsonl":
