@@ -24,7 +24,7 @@ ifneq ($(SHARED_IMDB),)
 export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
 endif
 
-.PHONY: help install run pipeline synth test test-fast lint bench bench-glue bench-train bench-endpoint \
+.PHONY: help install run pipeline synth test test-fast test-statemachine lint lint-cfn bench bench-glue bench-train bench-endpoint \
         deploy diff destroy serve clean
 
 help: ## list the targets
@@ -62,8 +62,14 @@ test: install ## the whole test suite
 test-fast: install ## the tests that need neither Spark nor the real data
 	$(PY) -m pytest -m "not spark and not realdata and not slow" $(PYTEST_ARGS)
 
+test-statemachine: install ## execute the synthesized state machine offline on every path (moto)
+	$(PY) -m pytest tests/statemachine $(PYTEST_ARGS)
+
 lint: install ## ruff on all Python code
 	$(VENV)/bin/ruff check .
+
+lint-cfn: synth ## cfn-lint on the synthesized templates (settings: .cfnlintrc.yaml)
+	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
 bench: bench-glue bench-train bench-endpoint ## every benchmark (minutes; needs the IMDb data)
 
@@ -76,8 +82,8 @@ bench-train: install ## default model vs tuned TF-IDF + logistic regression base
 bench-endpoint: install ## local endpoint latency and throughput
 	$(PY) benchmarks/bench_endpoint.py
 
-serve: install ## serve a trained model locally (MODEL=runs/<run_id>/model)
-	$(VENV)/bin/ds-on-aws serve --model $(MODEL)
+serve: install ## serve a trained model locally (MODEL=runs/<run_id>/model; default: the latest run)
+	$(VENV)/bin/ds-on-aws serve --model $(or $(MODEL),$(shell ls -td runs/local-*/ 2>/dev/null | head -1)model)
 
 deploy: install ## deploy to the AWS account of your current credentials
 	$(CDK) deploy --all --no-notices
