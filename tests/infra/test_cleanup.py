@@ -279,7 +279,7 @@ def teardown_template(cdk_context, tmp_path_factory) -> dict:
 
     from stacks.constructs.cleanup import TeardownSageMakerResources
     from stacks.nag import enable_nag_checks
-    from tests.infra.conftest import synthesize_or_explain
+    from tests.cdk_support import synthesize_or_explain
 
     outdir = tmp_path_factory.mktemp("cdk.out.teardown")
     app = App(context=cdk_context, outdir=str(outdir))

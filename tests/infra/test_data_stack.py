@@ -17,7 +17,7 @@ from stacks.app_builder import DATA_STACK_ID
 from stacks.constructs.catalog import PARTITION_KEYS, REVIEW_COLUMNS, SPLITS
 from stacks.data_stack import DataStack
 from stacks.nag import enable_nag_checks
-from tests.infra.conftest import synthesize_or_explain
+from tests.cdk_support import synthesize_or_explain
 
 DATA_BUCKETS = {"Raw": "raw/", "Curated": "curated/", "Artifacts": "artifacts/"}
 

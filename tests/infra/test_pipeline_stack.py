@@ -22,7 +22,7 @@ from stacks.constructs.cleanup import STACK_TAG_KEY
 from stacks.constructs.notifications import TRANSIENT_ERRORS
 from stacks.constructs.training import image_accounts
 from stacks.review_artifacts import resolve_definition, state_machines
-from tests.infra.conftest import synthesize_or_explain
+from tests.cdk_support import synthesize_or_explain
 
 CONFIG = load_config()
 SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")

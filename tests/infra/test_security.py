@@ -22,7 +22,7 @@ from cfnlint.runner import Runner
 from ds_on_aws.config import PROJECT_ROOT
 from stacks.app_builder import build_app
 from stacks.nag import METADATA_TYPE, MIN_REASON_CHARS, NAG_SOURCE, AcknowledgmentError, acknowledge
-from tests.infra.conftest import synthesize_or_explain
+from tests.cdk_support import synthesize_or_explain
 
 CFN_LINT_CONFIG = PROJECT_ROOT / ".cfnlintrc.yaml"
 ACK_ID = re.compile(r"^AwsSolutions::AwsSolutions-[A-Z]+[0-9]+(\[[^\]]+\])?$")

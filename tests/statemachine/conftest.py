@@ -8,7 +8,6 @@ values). Nothing here is a hand-written copy of a definition.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,17 +34,11 @@ def _synthesize(context: dict, outdir: Path) -> dict[str, dict]:
     from aws_cdk import App
 
     from stacks.app_builder import build_app
-    from tests.infra.conftest import synthesize_or_explain
+    from tests.cdk_support import stack_templates, synthesize_or_explain
 
     app = App(context=context, outdir=str(outdir))
     build_app(app)
-    assembly_dir = Path(synthesize_or_explain(app, outdir).directory)
-    manifest = json.loads((assembly_dir / "manifest.json").read_text())
-    return {
-        artifact_id: json.loads((assembly_dir / artifact["properties"]["templateFile"]).read_text())
-        for artifact_id, artifact in manifest["artifacts"].items()
-        if artifact.get("type") == "aws:cloudformation:stack"
-    }
+    return stack_templates(Path(synthesize_or_explain(app, outdir).directory))
 
 
 def state_machines_of(templates: dict[str, dict]) -> list[SynthesizedStateMachine]:
@@ -77,8 +70,9 @@ def pipeline_config(cdk_context_for_statemachine) -> PipelineConfig:
 
 
 @pytest.fixture(scope="session")
-def synthesized_templates(cdk_context_for_statemachine, tmp_path_factory) -> dict[str, dict]:
-    return _synthesize(cdk_context_for_statemachine, tmp_path_factory.mktemp("statemachine-cdk.out"))
+def synthesized_templates(templates) -> dict[str, dict]:
+    """The session's one synthesis of the app (tests/conftest.py), shared with tests/infra."""
+    return templates
 
 
 @pytest.fixture(scope="session")
