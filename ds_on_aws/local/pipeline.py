@@ -122,7 +122,7 @@ def channels_of(curated_root: Path, run_id: str) -> dict[str, Path]:
 def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> RunResult:
     """Run every stage; raise the RunnerError of the first failure AFTER writing the report and summary."""
     config = options.config or load_config()
-    output_dir = Path(options.output_dir)
+    output_dir = Path(options.output_dir).resolve()
     if options.run_id:
         run_id, run_dir = options.run_id, output_dir / options.run_id
         run_dir.mkdir(parents=True, exist_ok=False)

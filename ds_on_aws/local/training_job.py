@@ -131,7 +131,13 @@ def extract_tarball(tarball: Path, destination: Path) -> Path:
 
 def training_environment(layout: TrainingLayout, channels: Mapping[str, Path], hyperparameters: Mapping[str, str],
                          user_args: list[str]) -> dict[str, str]:
-    """The ``SM_*`` variables sagemaker-training sets for the user script (single host, CPU only)."""
+    """The ``SM_*`` variables sagemaker-training sets for the user script (single host, CPU only).
+
+    Every path is absolute, as ``/opt/ml/...`` is in the container: the script runs with the code folder as its
+    working directory, so a relative path (``--output-dir runs``) would point somewhere else.
+    """
+    layout = TrainingLayout(root=Path(layout.root).resolve(), model_dir=Path(layout.model_dir).resolve())
+    channels = {name: Path(path).resolve() for name, path in channels.items()}
     decoded = {k: decode_hyperparameter(v) for k, v in hyperparameters.items()}
     num_cpus = os.cpu_count() or 1
     resource_config = {"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST], "network_interface_name": "eth0"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,16 @@ def test_an_empty_model_dir_is_an_error(tmp_path):
     (tmp_path / "model").mkdir()
     with pytest.raises(TrainingError, match="no files"):
         training_job.package_model(tmp_path / "model", tmp_path / "model.tar.gz")
+
+
+def test_environment_paths_are_absolute_even_for_a_relative_run_folder(tmp_path, monkeypatch):
+    # The script runs with the code folder as its working directory: a relative channel or model path
+    # (``ds-on-aws run --output-dir runs``, the default) would point into the code folder instead.
+    monkeypatch.chdir(tmp_path)
+    layout = training_job.TrainingLayout(root=Path("runs/r1/sagemaker"),
+                                         model_dir=Path("runs/r1/model"))
+    env = training_job.training_environment(layout, {"train": Path("runs/r1/curated/train")}, {}, [])
+    for key in ("SM_MODEL_DIR", "SM_INPUT_DIR", "SM_OUTPUT_DIR", "SM_OUTPUT_DATA_DIR", "SM_CHANNEL_TRAIN"):
+        assert env[key].startswith("/"), (key, env[key])
+    assert env["SM_CHANNEL_TRAIN"] == str(tmp_path / "runs/r1/curated/train")
+    assert env["SM_MODEL_DIR"] == str(tmp_path / "runs/r1/model")
