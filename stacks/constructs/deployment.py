@@ -323,70 +323,51 @@ class EndpointDeployment(Construct):
             message=sfn.JsonPath.format("The new endpoint ended Failed and was deleted: {}", endpoint_json),
         )
         delete_failed_new.next(failed_new)
-        failed_update = sfn.Pass(
-            s,
-            "Endpoint update failed",
-            parameters={
-                "step": "Endpoint deployment",
-                "error": "EndpointFailed",
-                "message": sfn.JsonPath.format("The endpoint update ended Failed: {}", endpoint_json),
-            },
-            result_path="$.failure",
-        ).next(failures.entry)
-        rolled_back = sfn.Pass(
-            s,
-            "Endpoint update rolled back",
-            parameters={
-                "step": "Endpoint deployment",
-                "error": "EndpointUpdateRolledBack",
-                "message": sfn.JsonPath.format(
-                    "The endpoint is InService on config {} instead of {}: the update failed and SageMaker rolled back "
-                    "to the previous model, which keeps serving. {}",
-                    sfn.JsonPath.string_at("$.endpoint.EndpointConfigName"),
-                    sfn.JsonPath.string_at("$.run.names.endpoint_config"),
-                    endpoint_json,
-                ),
-            },
-            result_path="$.failure",
-        ).next(failures.entry)
-        timed_out = sfn.Pass(
-            s,
-            "Endpoint wait timed out",
-            parameters={
-                "step": "Endpoint deployment",
-                "error": "EndpointTimeout",
-                "message": sfn.JsonPath.format(
-                    "The endpoint was not InService after {} checks {} s apart; last status: {}",
-                    sfn.JsonPath.string_at("$.wait.attempt"),
-                    str(config.wait_seconds),
-                    sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
-                ),
-            },
-            result_path="$.failure",
-        ).next(failures.entry)
-        unexpected = sfn.Pass(
-            s,
-            "Endpoint status unexpected",
-            parameters={
-                "step": "Endpoint deployment",
-                "error": "EndpointUnexpectedStatus",
-                "message": sfn.JsonPath.format("Unexpected endpoint status: {}", endpoint_json),
-            },
-            result_path="$.failure",
-        ).next(failures.entry)
-        smoke_failed = sfn.Pass(
-            s,
-            "Smoke test answer invalid",
-            parameters={
-                "step": "Smoke test endpoint",
-                "error": "SmokeTestFailed",
-                "message": sfn.JsonPath.format(
-                    "The endpoint answered without predictions: {}",
-                    sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test")),
-                ),
-            },
-            result_path="$.failure",
-        ).next(after_smoke_failure)
+        failed_update = failures.reject(
+            "Endpoint deployment",
+            state_name="Endpoint update failed",
+            error="EndpointFailed",
+            message=sfn.JsonPath.format("The endpoint update ended Failed: {}", endpoint_json),
+        )
+        rolled_back = failures.reject(
+            "Endpoint deployment",
+            state_name="Endpoint update rolled back",
+            error="EndpointUpdateRolledBack",
+            message=sfn.JsonPath.format(
+                "The endpoint is InService on config {} instead of {}: the update failed and SageMaker rolled back "
+                "to the previous model, which keeps serving. {}",
+                sfn.JsonPath.string_at("$.endpoint.EndpointConfigName"),
+                sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+                endpoint_json,
+            ),
+        )
+        timed_out = failures.reject(
+            "Endpoint deployment",
+            state_name="Endpoint wait timed out",
+            error="EndpointTimeout",
+            message=sfn.JsonPath.format(
+                "The endpoint was not InService after {} checks {} s apart; last status: {}",
+                sfn.JsonPath.string_at("$.wait.attempt"),
+                str(config.wait_seconds),
+                sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+            ),
+        )
+        unexpected = failures.reject(
+            "Endpoint deployment",
+            state_name="Endpoint status unexpected",
+            error="EndpointUnexpectedStatus",
+            message=sfn.JsonPath.format("Unexpected endpoint status: {}", endpoint_json),
+        )
+        smoke_failed = failures.reject(
+            "Smoke test endpoint",
+            state_name="Smoke test answer invalid",
+            error="SmokeTestFailed",
+            message=sfn.JsonPath.format(
+                "The endpoint answered without predictions: {}",
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test")),
+            ),
+            then=after_smoke_failure,
+        )
 
         status = "$.endpoint.EndpointStatus"
         ready = (

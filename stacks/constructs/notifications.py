@@ -166,15 +166,26 @@ class FailureHandler(Construct):
         describe.next(then or self.entry)
         return describe
 
-    def reject(self, step: str, *, error: str, message: str) -> sfn.Pass:
-        """A ``Pass`` that sets ``$.failure`` with a fixed error name and a message (a JSONPath or intrinsic)."""
+    def reject(
+        self,
+        step: str,
+        *,
+        error: str,
+        message: str,
+        state_name: str | None = None,
+        then: sfn.IChainable | None = None,
+    ) -> sfn.Pass:
+        """A ``Pass`` that sets ``$.failure`` with a fixed error name and a message (a JSONPath or intrinsic).
+
+        It goes on to the notification (or to ``then``, e.g. a restore step that must run first).
+        """
         describe = sfn.Pass(
             self._scope,
-            f"{step} failed",
+            state_name or f"{step} failed",
             parameters={"step": step, "error": error, "message": message},
             result_path=FAILURE_PATH,
         )
-        describe.next(self.entry)
+        describe.next(then or self.entry)
         return describe
 
     def protect(
