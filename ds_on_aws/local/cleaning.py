@@ -61,29 +61,17 @@ def check_java() -> str:
 
 
 def local_spark():
-    """The local SparkSession standing in for Glue's.
-
-    The same settings as the job's own ``clean_reviews.local_spark`` (workers on this Python, so its pandas UDFs
-    find pandas and pyarrow; 8 shuffle partitions; no UI; UTC), plus: bound to loopback only (the driver must not
-    listen on the machine's network interfaces), no console progress bars (the runner prints its own stage
-    lines), quiet logs. An already running session in this process is reused.
+    """The local SparkSession standing in for Glue's: the job's own ``clean_reviews.local_spark`` settings (workers
+    on this Python, so its pandas UDFs find pandas and pyarrow; adaptive shuffle partitions; no UI; UTC), plus:
+    bound to loopback only (the driver must not listen on the machine's network interfaces) and quiet logs. An
+    already running session in this process is reused.
     """
-    import sys
-
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    spark = (SparkSession.builder.master(os.environ.get("DS_ON_AWS_SPARK_MASTER", "local[*]"))
-             .appName("ds-on-aws-local")
-             .config("spark.driver.bindAddress", "127.0.0.1")
-             .config("spark.driver.host", "127.0.0.1")
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.driver.memory", os.environ.get("DS_ON_AWS_SPARK_DRIVER_MEMORY", "4g"))
-             .getOrCreate())
+    clean_reviews = import_job()
+    spark = clean_reviews.local_spark(
+        "ds-on-aws-local",
+        extra_conf={"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"},
+    )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
@@ -101,13 +89,19 @@ def report_path(curated_root: Path, run_id: str) -> Path:
     return curated_root / "reports" / run_id / "data_quality.json"
 
 
-def run_cleaning(spark, options: Mapping[str, str]) -> dict:
-    """Run the Glue job's logic; map its errors to the runner's (input -> exit 2, gate refusal -> exit 3)."""
+def import_job():
+    """The Glue job module ``clean_reviews`` (glue_scripts/ and common/ on the path, as Glue lays them out)."""
     ensure_runtime_paths()
     try:
         import clean_reviews
     except ImportError as exc:
         raise UsageError(f"the Glue job glue_scripts/clean_reviews.py cannot be imported: {exc}") from exc
+    return clean_reviews
+
+
+def run_cleaning(spark, options: Mapping[str, str]) -> dict:
+    """Run the Glue job's logic; map its errors to the runner's (input -> exit 2, gate refusal -> exit 3)."""
+    clean_reviews = import_job()
     try:
         return clean_reviews.run_job(spark, dict(options))
     except clean_reviews.InputError as exc:
