@@ -37,12 +37,17 @@ NEUTRAL_WORDS = "the film movie plot actor scene story director music camera scr
 
 
 def synthetic_reviews(path: Path, rows: int = 2400, seed: int = 7) -> Path:
-    """Reviews with a learnable signal (sentiment words among neutral ones), HTML and duplicates included."""
+    """Reviews with a learnable signal (sentiment words among neutral ones), HTML and duplicates included.
+
+    One review in ten carries the other class's words, as real reviews sometimes do: no model reaches a perfect
+    score, so a 0.999 accuracy threshold refuses it (as on the real data).
+    """
     rng = random.Random(seed)
     lines = ["review,sentiment,rating"]
     for i in range(rows):
         positive = i % 2 == 0
-        words = rng.choices(NEUTRAL_WORDS, k=25) + rng.choices(POSITIVE_WORDS if positive else NEGATIVE_WORDS, k=4)
+        sounds_positive = positive if i % 10 != 3 else not positive
+        words = rng.choices(NEUTRAL_WORDS, k=25) + rng.choices(POSITIVE_WORDS if sounds_positive else NEGATIVE_WORDS, k=4)
         rng.shuffle(words)
         text = " ".join(words) + f" review {i}<br /><br />the end"
         lines.append(f'"{text}",{"positive" if positive else "negative"},{rng.choice([8, 9, 10]) if positive else rng.choice([1, 2, 3])}')
