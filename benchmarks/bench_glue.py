@@ -21,9 +21,12 @@ import argparse
 import gzip
 import hashlib
 import json
+import multiprocessing
 import os
 import platform
+import resource
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -36,6 +39,7 @@ import pandas as pd  # noqa: E402
 import review_text  # noqa: E402
 
 PARTS = 8
+JSON_CHUNK = 20_000
 
 
 def replicate(source: pd.DataFrame, rows: int, folder: Path) -> None:
@@ -59,7 +63,7 @@ def pandas_clean(folder: Path, out: Path, validation_share: float = 0.1, seed: i
     data = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted(folder.glob("*.csv.gz"))],
                      ignore_index=True)
     data["text"] = data["review"].map(review_text.normalize_text)
-    data["label"] = data["sentiment"].map(review_text.normalize_label)
+    data["label"] = data["sentiment"].map(review_text.normalize_label).astype("Int64")
     data["rating"] = pd.to_numeric(data["rating"], errors="coerce").astype("Int64")
     length = data["text"].str.len()
     reason = pd.Series(None, index=data.index, dtype=object)
@@ -79,9 +83,51 @@ def pandas_clean(folder: Path, out: Path, validation_share: float = 0.1, seed: i
     for split, rows in kept.groupby("split"):
         target = out / split
         target.mkdir(parents=True)
-        rows.rename(columns={"file": "review_id"})[["review_id", "text", "label", "rating", "split"]].to_json(
-            target / "part-0.json.gz", orient="records", lines=True, force_ascii=False, compression="gzip")
+        records = rows.rename(columns={"file": "review_id"})[["review_id", "text", "label", "rating", "split"]]
+        # DataFrame.to_json builds the whole document in memory (about 11 KB per review at peak, so 11 GB at 1M
+        # rows); writing slices of JSON_CHUNK rows to one gzip stream keeps the peak flat.
+        with gzip.open(target / "part-0.json.gz", "wt", encoding="utf-8") as handle:
+            for start in range(0, len(records), JSON_CHUNK):
+                chunk = records.iloc[start:start + JSON_CHUNK].to_json(orient="records", lines=True,
+                                                                        force_ascii=False)
+                handle.write(chunk if chunk.endswith("\n") else chunk + "\n")
     return {"read": len(data), "kept": len(kept), "duplicates": len(valid) - len(kept)}
+
+
+def _pandas_child(folder: str, out: str, connection) -> None:
+    """Runs in a spawned process: the pandas contender, timed, with its own peak RSS."""
+    started = time.perf_counter()
+    counts = pandas_clean(Path(folder), Path(out))
+    seconds = time.perf_counter() - started
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    connection.send({"seconds": seconds, "counts": counts, "peak_rss_mib": round(peak_mib)})
+    connection.close()
+
+
+def run_pandas_isolated(folder: Path, out: Path) -> dict:
+    """Run pandas_clean in a fresh process, so an out-of-memory kill is reported instead of ending the benchmark.
+
+    Returns ``{"seconds", "counts", "peak_rss_mib"}``, or ``{"failed": "<why>"}`` when the child died.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_pandas_child, args=(str(folder), str(out), sender), name="bench-glue-pandas")
+    child.start()
+    sender.close()
+    result = None
+    try:
+        result = receiver.recv()
+    except EOFError:
+        pass  # the child died before sending: its exit code says how
+    child.join()
+    if result is not None and child.exitcode == 0:
+        return result
+    if child.exitcode is not None and child.exitcode < 0:
+        name = signal.Signals(-child.exitcode).name
+        why = f"killed by {name}" + (" (the kernel's out-of-memory killer)" if name == "SIGKILL" else "")
+    else:
+        why = f"exited with code {child.exitcode}"
+    return {"failed": why}
 
 
 def spark_clean(spark, folder: Path, out: Path) -> dict:
@@ -132,20 +178,30 @@ def main() -> int:
         spark.stop()
         for rows in sizes:
             folder = work / f"in_{rows}"
-            started = time.perf_counter()
-            pandas_counts = pandas_clean(folder, work / f"pandas_{rows}")
-            pandas_seconds = time.perf_counter() - started
+            pandas_run = run_pandas_isolated(folder, work / f"pandas_{rows}")
+            shutil.rmtree(work / f"pandas_{rows}", ignore_errors=True)
             row = {"rows": rows, "spark_seconds": round(spark_seconds[rows], 2),
-                   "pandas_seconds": round(pandas_seconds, 2),
-                   "spark_rows_per_s": round(rows / spark_seconds[rows]),
-                   "pandas_rows_per_s": round(rows / pandas_seconds),
-                   "speedup_spark_over_pandas": round(pandas_seconds / spark_seconds[rows], 2),
-                   "spark_counts": spark_counts[rows], "pandas_counts": pandas_counts,
-                   "load_average_after": os.getloadavg()[0]}
+                   "spark_rows_per_s": round(rows / spark_seconds[rows]), "spark_counts": spark_counts[rows]}
+            spark_text = f"spark {row['spark_rows_per_s']:>8,} rows/s ({spark_seconds[rows]:7.1f} s)"
+            if "failed" in pandas_run:
+                row.update({"pandas_failed": pandas_run["failed"], "speedup_spark_over_pandas": None})
+                pandas_text = f"pandas FAILED: {pandas_run['failed']}  spark/pandas speed n/a"
+            else:
+                pandas_seconds = pandas_run["seconds"]
+                row.update({"pandas_seconds": round(pandas_seconds, 2),
+                            "pandas_rows_per_s": round(rows / pandas_seconds),
+                            "pandas_peak_rss_mib": pandas_run["peak_rss_mib"],
+                            "speedup_spark_over_pandas": round(pandas_seconds / spark_seconds[rows], 2),
+                            "pandas_counts": pandas_run["counts"]})
+                if pandas_run["counts"] != spark_counts[rows]:
+                    row["counts_differ"] = True
+                pandas_text = (f"pandas {row['pandas_rows_per_s']:>8,} rows/s ({pandas_seconds:7.1f} s, peak "
+                               f"{pandas_run['peak_rss_mib']:,} MiB)  spark/pandas speed "
+                               f"{row['speedup_spark_over_pandas']}x")
+            row["load_average_after"] = os.getloadavg()[0]
             results.append(row)
-            print(f"{rows:>9,} rows  spark {row['spark_rows_per_s']:>8,} rows/s ({spark_seconds[rows]:7.1f} s)  "
-                  f"pandas {row['pandas_rows_per_s']:>8,} rows/s ({pandas_seconds:7.1f} s)  "
-                  f"spark/pandas speed {row['speedup_spark_over_pandas']}x  (load {row['load_average_after']:.1f})",
+            print(f"{rows:>9,} rows  {spark_text}  {pandas_text}  (load {row['load_average_after']:.1f})"
+                  + ("  WARNING: the two contenders' counts differ" if row.get("counts_differ") else ""),
                   flush=True)
             shutil.rmtree(folder)
     finally:
