@@ -8,7 +8,8 @@ markup, C1 characters and entities. The data is written once as 8 gzip CSV parts
 Both contenders do the whole stage: read, clean (review_text.normalize_text row by row in pandas; Spark built-ins
 plus a vectorized UDF for the rare rows in the job), labels, reject reasons, de-duplication, seeded grouped split,
 and write the training channels as JSON Lines gzip. Spark also writes the Parquet table, quarantine and report.
-Both run in the same process run, one after the other, so the ratio is meaningful on a shared machine.
+Both run in the same benchmark run, one after the other (pandas in a spawned child process that reports an
+out-of-memory kill instead of ending the run), so the ratio is meaningful on a shared machine.
 
     .venv/bin/python benchmarks/bench_glue.py [--sizes 100000,1000000] [--imdb-dir ../shared/data/imdb]
 
@@ -161,8 +162,8 @@ def main() -> int:
         # warm-up: JVM JIT, Python workers, the regex classes (not timed)
         replicate(source.sample(2000, random_state=0), 2000, work / "warm")
         spark_clean(spark, work / "warm", work / "warm_out")
-        # Spark first for every size, then the JVM is stopped before pandas runs: at 1M rows the JVM's heap and
-        # pandas' in-memory frames together do not fit 24 GB, and neither phase should run beside the other.
+        # Spark first for every size, then the JVM (10 GB heap at 1M rows) is stopped before pandas runs, so
+        # neither contender shares the machine's memory or cores with the other.
         spark_seconds = {}
         spark_counts = {}
         for rows in sizes:
