@@ -67,6 +67,7 @@ class PipelineStack(Stack):
             notifications=self.notifications,
         )
         self.state_machine = self.pipeline.state_machine
+        self.uncatchable_ends = self.notifications.notify_uncatchable_ends(self.state_machine)
         self.teardown = TeardownSageMakerResources(
             self,
             "TeardownSageMaker",

@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -49,6 +52,9 @@ TRANSIENT_ERRORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 FAILURE_PATH = "$.failure"
 
+# Execution ends that no Catch sees (Step Functions execution statuses).
+UNCATCHABLE_STATUSES = ("TIMED_OUT", "ABORTED")
+
 
 def transient_retries(family: str) -> list[sfn.RetryProps]:
     """Retry policies of ``family``: 5 s, doubling, at most 2 min apart, full jitter; 6 tries, 3 for generic errors."""
@@ -81,6 +87,7 @@ class Notifications(Construct):
         self, scope: Construct, construct_id: str, *, key: kms.IKey, project_name: str, email: str = ""
     ) -> None:
         super().__init__(scope, construct_id)
+        self._key = key
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -90,6 +97,57 @@ class Notifications(Construct):
         )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+    def notify_uncatchable_ends(self, state_machine: sfn.IStateMachine) -> events.Rule:
+        """Publish on the topic when an execution TIMES OUT or is ABORTED.
+
+        Those two ends bypass every ``Catch`` (and so the state machine's own failure path), so the only way to hear
+        of them is the execution status change event Step Functions sends to the default bus. Executions that fail
+        through ``Run failed`` already notified from inside the state machine, so FAILED is not matched here.
+
+        EventBridge publishes through a role of its own (sns:Publish on this topic, the data key for the encrypted
+        topic), so neither the topic policy nor the key policy has to trust the ``events.amazonaws.com`` service
+        for every rule in every account. The target gets an immutable view of the role: CDK's own grant would add
+        ``kms:GenerateDataKey*``.
+        """
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "UncatchableEndsRole",
+            description="EventBridge: publish the timed-out/aborted execution notice on the pipeline topic",
+            assumed_by=iam.ServicePrincipal(
+                "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+        )
+        role.add_to_policy(iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.topic.topic_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EncryptNotifications", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self._key.key_arn]
+            )
+        )
+        rule = events.Rule(
+            self,
+            "UncatchableEnds",
+            description="Notify when a pipeline execution times out or is aborted (no Catch sees those)",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"stateMachineArn": [state_machine.state_machine_arn], "status": list(UNCATCHABLE_STATUSES)},
+            ),
+        )
+        detail = events.EventField.from_path
+        rule.add_target(
+            targets.SnsTopic(
+                self.topic,
+                role=role.without_policy_updates(),
+                message=events.RuleTargetInput.from_text(
+                    f"Pipeline execution {detail('$.detail.name')} ended {detail('$.detail.status')} at "
+                    f"{detail('$.time')} without reaching its failure handler, so nothing after the step it was in "
+                    f"ran. Execution: {detail('$.detail.executionArn')}"
+                ),
+            )
+        )
+        return rule
 
     def publish(
         self,

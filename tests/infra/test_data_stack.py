@@ -77,6 +77,13 @@ def test_data_key_rotates_is_retained_and_lets_only_this_accounts_log_groups_use
     assert not any(a in ("kms:*", "*") for a in logs[0]["Action"])
 
 
+def test_data_key_trusts_no_service_but_cloudwatch_logs(data_template, key_logical_id):
+    """Other services (EventBridge's notice, SageMaker, Glue) use the key through IAM roles of this account."""
+    key = data_template["Resources"][key_logical_id]
+    services = [s["Principal"]["Service"] for s in key["Properties"]["KeyPolicy"]["Statement"] if "Service" in s["Principal"]]
+    assert len(services) == 1 and json.dumps(services[0]).startswith('{"Fn::Join"') and "logs." in json.dumps(services[0])
+
+
 # --- data buckets ---------------------------------------------------------------------------------------------------
 
 

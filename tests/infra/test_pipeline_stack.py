@@ -472,6 +472,44 @@ def test_notifications_go_to_the_kms_topic_only(pipeline, definition):
     assert len(topics) == 1
 
 
+def test_executions_that_time_out_or_are_aborted_are_notified_on_the_topic(pipeline):
+    """No Catch sees a TIMED_OUT or ABORTED execution; an EventBridge rule on its status change notifies instead."""
+    (rule,) = rules_on(pipeline, "aws.states")
+    ((machine_id, _),) = resources_of(pipeline, STATE_MACHINE).items()
+    ((topic_id, _),) = resources_of(pipeline, "AWS::SNS::Topic").items()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"] == {"stateMachineArn": [{"Ref": machine_id}], "status": ["TIMED_OUT", "ABORTED"]}
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": topic_id}
+    transformer = target["InputTransformer"]
+    paths = {value: f"<{name}>" for name, value in transformer["InputPathsMap"].items()}
+    for path in ("$.detail.name", "$.detail.status", "$.detail.executionArn"):
+        assert paths[path] in transformer["InputTemplate"], path
+
+
+def test_the_notice_publishes_through_its_own_least_privilege_role(pipeline):
+    """No resource policy trusts events.amazonaws.com; a role of this account may publish on the topic only."""
+    (rule,) = rules_on(pipeline, "aws.states")
+    ((topic_id, _),) = resources_of(pipeline, "AWS::SNS::Topic").items()
+    (target,) = rule["Properties"]["Targets"]
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    role = pipeline["Resources"][role_id]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    policies = [p for p in resources_of(pipeline, "AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert {s["Sid"]: sorted(as_list(s["Action"])) for s in statements} == {
+        "Notify": ["sns:Publish"],
+        "EncryptNotifications": ["kms:Decrypt", "kms:GenerateDataKey"],
+    }
+    assert next(s for s in statements if s["Sid"] == "Notify")["Resource"] == {"Ref": topic_id}
+    assert "DataKey" in json.dumps(next(s for s in statements if s["Sid"] == "EncryptNotifications")["Resource"])
+    (topic_policy,) = resources_of(pipeline, "AWS::SNS::TopicPolicy").values()
+    assert "events.amazonaws.com" not in json.dumps(topic_policy)
+
+
 def test_email_subscription_only_when_configured(pipeline, variant):
     assert resources_of(pipeline, "AWS::SNS::Subscription") == {}
     (subscription,) = resources_of(variant[0][PIPELINE_STACK_ID], "AWS::SNS::Subscription").values()
@@ -604,9 +642,15 @@ def test_glue_task_passes_the_run_arguments(definition):
 # --- trigger and outputs ---------------------------------------------------------------------------------------------
 
 
+def rules_on(template: dict, source: str) -> list[dict]:
+    return [
+        r for r in resources_of(template, "AWS::Events::Rule").values() if r["Properties"]["EventPattern"]["source"] == [source]
+    ]
+
+
 def test_upload_trigger_only_with_the_flag(pipeline, variant):
-    assert resources_of(pipeline, "AWS::Events::Rule") == {}
-    (rule,) = resources_of(variant[0][PIPELINE_STACK_ID], "AWS::Events::Rule").values()
+    assert rules_on(pipeline, "aws.s3") == []
+    (rule,) = rules_on(variant[0][PIPELINE_STACK_ID], "aws.s3")
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["object"]["key"] == [{"prefix": CONFIG.raw_prefix}]
