@@ -82,6 +82,29 @@ def load_split(imdb_dir: Path, limit: int | None = None) -> dict:
     }
 
 
+def load_channels_split(channels_dir: Path) -> dict:
+    """A split the Glue job made: ``<channels_dir>/train`` and ``/validation`` as the training job reads them.
+
+    With it the benchmark compares the models on exactly the data a pipeline run trains on (``runs/<id>/curated/
+    curated/<id>`` after ``make run``). The channels carry no movie url, so the baseline's grouped grid search
+    cannot run on them: pass ``--baseline-params``.
+    """
+    from channels import read_channel
+
+    train = read_channel("train", channels_dir / "train")
+    validation = read_channel("validation", channels_dir / "validation")
+    return {
+        "train_texts": train.texts,
+        "train_labels": train.labels,
+        "train_groups": None,
+        "validation_texts": validation.texts,
+        "validation_labels": validation.labels,
+        "rows_read": len(train.texts) + len(validation.texts),
+        "duplicates_dropped": 0,  # the Glue job collapsed them; its report has the count
+        "source": str(channels_dir),
+    }
+
+
 # --- models -------------------------------------------------------------------------------------------------
 def baseline_pipeline(memory=None):
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
@@ -287,19 +310,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="4,000 reviews and a 2-point grid: a smoke run")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument(
+        "--channels",
+        type=Path,
+        help="use the train/validation channels of a Glue job run (e.g. runs/<id>/curated/curated/<id>) instead "
+        "of the benchmark's own split; needs --baseline-params; results go to results/train_glue_split.json",
+    )
+    parser.add_argument(
         "--baseline-params",
         type=json.loads,
         help="skip the grid search and use these baseline parameters (JSON, e.g. from a previous train.json)",
     )
     args = parser.parse_args(argv)
+    if args.channels and not args.baseline_params:
+        parser.error("--channels needs --baseline-params: the channels carry no movie url to group the grid search by")
+    if args.channels and args.output == RESULTS:
+        args.output = RESULTS.with_name("train_glue_split.json")
 
     started = time.perf_counter()
-    split = load_split(args.imdb_dir, limit=4000 if args.quick else None)
-    print(
-        f"split: {len(split['train_texts'])} train / {len(split['validation_texts'])} validation reviews "
-        f"({split['duplicates_dropped']} duplicate texts dropped), grouped by url, seed {SEED}",
-        flush=True,
-    )
+    if args.channels:
+        split = load_channels_split(args.channels)
+        print(
+            f"split: {len(split['train_texts'])} train / {len(split['validation_texts'])} validation reviews, "
+            f"the Glue job's channels in {args.channels}",
+            flush=True,
+        )
+    else:
+        split = load_split(args.imdb_dir, limit=4000 if args.quick else None)
+        print(
+            f"split: {len(split['train_texts'])} train / {len(split['validation_texts'])} validation reviews "
+            f"({split['duplicates_dropped']} duplicate texts dropped), grouped by url, seed {SEED}",
+            flush=True,
+        )
     if args.baseline_params:
         tuning = {
             "best_params": args.baseline_params,
@@ -346,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             "duplicates_dropped": split["duplicates_dropped"],
             "grouped_by": "url",
             "seed": SEED,
+            "source": split.get("source", "benchmark split of train.csv.gz"),
             "quick": args.quick,
         },
         "default_model": {"params": sentiment_model.ModelParams().as_dict(), **default},
