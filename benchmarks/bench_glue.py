@@ -25,7 +25,6 @@ import json
 import multiprocessing
 import os
 import platform
-import resource
 import shutil
 import signal
 import sys
@@ -38,6 +37,7 @@ sys.path[:0] = [str(ROOT / "common"), str(ROOT / "glue_scripts")]
 
 import pandas as pd  # noqa: E402
 import review_text  # noqa: E402
+from peak_memory import peak_rss_kib  # noqa: E402
 
 PARTS = 8
 JSON_CHUNK = 20_000
@@ -100,7 +100,7 @@ def _pandas_child(folder: str, out: str, connection) -> None:
     started = time.perf_counter()
     counts = pandas_clean(Path(folder), Path(out))
     seconds = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_mib = peak_rss_kib() / 1024
     connection.send({"seconds": seconds, "counts": counts, "peak_rss_mib": round(peak_mib)})
     connection.close()
 

@@ -9,7 +9,7 @@ Protocol (docs/model.md, "Benchmark"):
    3-fold ``GroupKFold`` by url (TF-IDF is CountVectorizer + TfidfTransformer in a cached Pipeline, so each
    fold is tokenized once per min_df), then refit on the whole train part.
 3. Each model (default, tuned baseline) is fitted in its own child process, so its peak RSS
-   (``ru_maxrss``) is its own; the child also reports fit wall/CPU time and prediction time per 1,000 reviews.
+   (``VmHWM``, see peak_memory.py) is its own; the child also reports fit wall/CPU time and prediction time per 1,000 reviews.
 4. Figures are printed, with the differences, and written to ``benchmarks/results/train.json``.
 
 Timings on a shared machine are noisy: both models are measured in the same run, CPU seconds are reported
@@ -38,6 +38,7 @@ sys.path[:0] = [str(ROOT / "common"), str(ROOT / "training")]
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import sklearn  # noqa: E402
+from peak_memory import peak_rss_kib  # noqa: E402
 from review_text import normalize_label, normalize_text  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score  # noqa: E402
 from sklearn.model_selection import GroupShuffleSplit  # noqa: E402
@@ -161,16 +162,6 @@ def build(name: str, baseline_params: dict | None):
 
 
 # --- one measured fit (child process) -------------------------------------------------------------------------
-def _peak_rss_kib() -> int:
-    """This process's own peak RSS. ``ru_maxrss`` survives exec on Linux, so a child forked from a big parent
-    would inherit the parent's figure; ``VmHWM`` belongs to the new address space only."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def baseline_validation_oracle(split: dict, best_params: dict, cs=(4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)) -> dict:
@@ -200,13 +191,13 @@ def measure_child(split_path: str, name: str, baseline_params_json: str) -> dict
         split = pickle.load(handle)
     y_train = np.asarray(split["train_labels"])
     y_val = np.asarray(split["validation_labels"])
-    rss_before_kib = _peak_rss_kib()
+    rss_before_kib = peak_rss_kib()
     model = build(name, json.loads(baseline_params_json))
     wall, cpu = time.perf_counter(), time.process_time()
     model.fit(split["train_texts"], y_train)
     fit_wall, fit_cpu = time.perf_counter() - wall, time.process_time() - cpu
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak_fit_kib = max(_peak_rss_kib(), children.ru_maxrss)
+    peak_fit_kib = max(peak_rss_kib(), children.ru_maxrss)
     artifact = _artifact_figures(model, name)
     texts = split["validation_texts"]
     wall = time.perf_counter()
@@ -328,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     if args.channels:
-        split = load_channels_split(args.channels)
+        from channels import ChannelError
+
+        try:
+            split = load_channels_split(args.channels)
+        except ChannelError as error:
+            parser.error(f"--channels {args.channels}: {error}")
         print(
             f"split: {len(split['train_texts'])} train / {len(split['validation_texts'])} validation reviews, "
             f"the Glue job's channels in {args.channels}",

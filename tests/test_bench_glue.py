@@ -87,3 +87,14 @@ def test_isolated_run_reports_a_failed_child_instead_of_raising(tmp_path):
     result = bench_glue.run_pandas_isolated(empty, tmp_path / "out")
 
     assert result == {"failed": "exited with code 1"}
+
+
+def test_isolated_run_reports_the_childs_own_peak_memory_not_the_parents(csv_folder, tmp_path):
+    """ru_maxrss survives fork + exec on Linux: a child spawned from a big parent would report the parent's peak."""
+    ballast = bytearray(600 * 2**20)
+    ballast[:: 4096] = b"\x01" * len(ballast[:: 4096])  # touch every page, so it is resident
+
+    result = bench_glue.run_pandas_isolated(csv_folder, tmp_path / "out")
+
+    assert len(ballast) == 600 * 2**20
+    assert 0 < result["peak_rss_mib"] < 400, result

@@ -52,3 +52,12 @@ def test_channels_without_baseline_params_is_refused_by_name(channels_dir, capsy
 
     assert stopped.value.code == 2
     assert "--channels needs --baseline-params" in capsys.readouterr().err
+
+
+def test_channels_folder_without_a_channel_is_refused_by_name(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench_train.main(["--channels", str(tmp_path), "--baseline-params", '{"classifier__C": 1.0}'])
+
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert f"--channels {tmp_path}" in error and "channel 'train'" in error and "does not exist" in error
