@@ -7,8 +7,13 @@ Container contract (docs/model.md has the evidence):
   (``-C 2.0``), others ``--name value``, values ``str()`` of the JSON-decoded hyperparameter (``True``,
   ``1000.0``). Every hyperparameter has a default, so an empty set trains the default model;
 - metric lines ``<split>:<metric>=<value>`` on stdout for the job's metric definitions;
-- on failure, a one-paragraph reason in ``$SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``), because
-  the job's FailureReason shows nothing else; exit 2 for bad input or hyperparameters, 1 for anything else.
+- on failure, a one-paragraph reason in ``$SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``), which the
+  sagemaker-training launcher keeps as the job's FailureReason, and the same reason as the LAST line the script
+  prints (after any traceback), so the log ends with it whichever launcher runs the script; exit 2 for bad input
+  or hyperparameters, 1 for anything else;
+- the inference code (every module of this folder but this script) is copied into ``<model dir>/code/``, so it
+  ships inside ``model.tar.gz`` and a network-isolated endpoint needs no download (``SAGEMAKER_SUBMIT_DIRECTORY``
+  is ``/opt/ml/model/code``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 import traceback
@@ -33,6 +39,7 @@ from sentiment_model import ModelParams
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 MODEL_FILENAME = "model.joblib"
+MODEL_CODE_DIR = "code"  # inside the model folder: the inference code the endpoint runs
 METRICS_FILENAME = "metrics.json"
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 EXIT_BAD_INPUT = 2
@@ -222,12 +229,38 @@ def run(argv: list[str]) -> dict:
     }
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    bundled = bundle_inference_code(model_dir)
+    report["inference_code"] = bundled
     joblib.dump(model, model_dir / MODEL_FILENAME, compress=3)
     (model_dir / METRICS_FILENAME).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(
         f"saved {model_dir / MODEL_FILENAME} ({(model_dir / MODEL_FILENAME).stat().st_size} bytes); fit {fit_seconds:.1f} s"
     )
     return report
+
+
+def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list[str]:
+    """Copy every module of the code folder except this script into ``<model_dir>/code/``; return their names.
+
+    SageMaker tars the model folder into ``model.tar.gz`` and extracts it to ``/opt/ml/model`` when the endpoint
+    starts, so the serving stack finds ``inference.py`` and its imports (``SAGEMAKER_SUBMIT_DIRECTORY =
+    /opt/ml/model/code``) without network.
+    """
+    source = Path(code_dir or Path(__file__).resolve().parent)
+    modules = sorted(p for p in source.glob("*.py") if p.name != Path(__file__).name and p.name != "setup.py")
+    if not any(p.name == "inference.py" for p in modules):
+        raise FileNotFoundError(f"inference.py not found beside {Path(__file__).name} in {source}")
+    target = model_dir / MODEL_CODE_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        shutil.copyfile(module, target / module.name)
+    return [p.name for p in modules]
+
+
+def report_failure(message: str) -> None:
+    """Write the reason for SageMaker and print it as the script's last line (stderr, flushed)."""
+    write_failure(message)
+    print(message, file=sys.stderr, flush=True)
 
 
 def write_failure(message: str) -> None:
@@ -245,13 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(argv)
     except (HyperparameterError, ChannelError) as error:
-        message = f"training refused: {error}"
-        print(message, file=sys.stderr, flush=True)
-        write_failure(message)
+        report_failure(f"training refused: {error}")
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - the edge of the job: report, don't hide
         traceback.print_exc()
-        write_failure(f"training failed unexpectedly: {type(error).__name__}: {error}")
+        sys.stderr.flush()
+        report_failure(f"training failed unexpectedly: {type(error).__name__}: {error}")
         return EXIT_UNEXPECTED
     return 0
 

@@ -29,6 +29,7 @@ from ds_on_aws.local import acquire, cleaning, gates, report, training_job
 from ds_on_aws.local.endpoint import EndpointProcess, smoke_test, start_endpoint
 from ds_on_aws.local.errors import DataQualityRefused, EndpointError, ModelQualityRefused, RunnerError, UsageError
 from ds_on_aws.local.evaluate import evaluate_in_child
+from ds_on_aws.sagemaker_jobs import endpoint_model_spec
 
 STAGES = ("acquire data", "clean (local Spark)", "data-quality gate", "train", "model-quality gate",
           "package model.tar.gz", "local endpoint", "smoke test", "report")
@@ -200,8 +201,9 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
             summary["model_tar"] = str(model_tar)
 
         with progress.stage("local endpoint"):
-            serving_code = training_job.extract_tarball(layout.sourcedir, run_dir / "endpoint" / "code")
             serving_model = training_job.extract_tarball(model_tar, run_dir / "endpoint" / "model")
+            model_spec = endpoint_model_spec(config.endpoint.mode)  # the CreateModel of the state machine
+            serving_code = training_job.resolve_serving_code(serving_model, model_spec, run_dir / "endpoint" / "code")
             endpoint = start_endpoint(serving_code, serving_model, options.host, options.port,
                                       log_file=run_dir / "endpoint" / "endpoint.log")
             summary["endpoint"] = endpoint.url

@@ -1,5 +1,11 @@
 """Stage 3, train: run ``training/train.py`` exactly as the SageMaker scikit-learn container launches it.
 
+The job's code delivery comes from the same builder the state machine is rendered from
+(:func:`ds_on_aws.sagemaker_jobs.training_job_spec`): the input channels are staged into ``input/data/<name>/``
+as SageMaker copies them (the ``code`` channel included), and the code is taken from where
+``sagemaker_submit_directory`` points. An ``s3://`` code location in a network-isolated job fails here as it fails
+in the container (no network, no credentials), instead of being quietly replaced by a local folder.
+
 What the container does (sagemaker-training's ``entry_point.run`` / ``mapping.to_cmd_args``, TOOLCHAIN.md):
 extract ``sourcedir.tar.gz`` into ``/opt/ml/code``; JSON-decode every hyperparameter value when it can; drop the
 ``sagemaker_*`` ones; pass the rest as flags with sorted keys, ``-k`` for one-letter keys and ``--key`` otherwise,
@@ -15,6 +21,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -22,8 +29,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ds_on_aws.local.errors import TrainingError, UsageError
+from ds_on_aws.local.errors import EndpointError, TrainingError, UsageError
 from ds_on_aws.packaging import TRAINING_DIR, build_sourcedir_tarball
+from ds_on_aws.sagemaker_jobs import CONTAINER_ROOT, ModelSpec, TrainingJobSpec, training_job_spec
 
 ENTRY_POINT = "train.py"
 CURRENT_HOST = "algo-1"
@@ -139,6 +147,8 @@ def training_environment(layout: TrainingLayout, channels: Mapping[str, Path], h
     layout = TrainingLayout(root=Path(layout.root).resolve(), model_dir=Path(layout.model_dir).resolve())
     channels = {name: Path(path).resolve() for name, path in channels.items()}
     decoded = {k: decode_hyperparameter(v) for k, v in hyperparameters.items()}
+    submit = decoded.pop("sagemaker_submit_directory", None)
+    decoded = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}  # SM_HPS holds the user's only
     num_cpus = os.cpu_count() or 1
     resource_config = {"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST], "network_interface_name": "eth0"}
     input_data_config = {name: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated",
@@ -155,7 +165,7 @@ def training_environment(layout: TrainingLayout, channels: Mapping[str, Path], h
         "SM_USER_ARGS": json.dumps(user_args),
         "SM_USER_ENTRY_POINT": ENTRY_POINT,
         "SM_MODULE_NAME": ENTRY_POINT[:-3],
-        "SM_MODULE_DIR": str(layout.sourcedir),
+        "SM_MODULE_DIR": _module_dir(layout, submit),
         "SM_FRAMEWORK_MODULE": "sagemaker_sklearn_container.training:main",
         "SM_CURRENT_HOST": CURRENT_HOST,
         "SM_HOSTS": json.dumps([CURRENT_HOST]),
@@ -174,27 +184,140 @@ def training_environment(layout: TrainingLayout, channels: Mapping[str, Path], h
     return env
 
 
-def prepare(layout: TrainingLayout, hyperparameters: Mapping[str, str], channels: Mapping[str, Path],
-            training_dir: Path = TRAINING_DIR) -> None:
-    """Build ``sourcedir.tar.gz`` (the exact bytes SageMaker gets), extract it, write ``/opt/ml/input/config``."""
-    for folder in (layout.code_dir, layout.input_dir / "config", layout.output_dir / "data", layout.model_dir):
-        folder.mkdir(parents=True, exist_ok=True)
+def offline_training_spec(layout: TrainingLayout, channels: Mapping[str, Path],
+                          training_dir: Path = TRAINING_DIR) -> TrainingJobSpec:
+    """Build ``sourcedir.tar.gz`` (the exact bytes SageMaker gets) where the upload would put it, and the job's spec.
+
+    ``layout.sourcedir`` stands for the code asset's S3 object; the spec is the state machine's
+    (``training_job_spec`` with its defaults, network isolation on).
+    """
     build_sourcedir_tarball(layout.sourcedir, training_dir)
-    extract_tarball(layout.sourcedir, layout.code_dir)
+    return training_job_spec(code_uri=str(layout.sourcedir.resolve()),
+                             data_channels={name: str(Path(path).resolve()) for name, path in channels.items()})
+
+
+def stage_channels(layout: TrainingLayout, spec: TrainingJobSpec) -> dict[str, Path]:
+    """Copy each channel into ``input/data/<name>/`` as SageMaker does before the container starts.
+
+    A folder's files are linked in (they are only read); a single object (the code tarball) is copied under its
+    own name, as an S3Prefix channel on one key delivers it.
+    """
+    staged: dict[str, Path] = {}
+    for channel in spec.channels:
+        source = channel.s3_uri
+        if source.startswith("s3://"):
+            raise UsageError(f"channel {channel.name!r}: the offline runner reads local folders, not {source}")
+        source_path = Path(source)
+        target = layout.input_dir / "data" / channel.name
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        if source_path.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source_path.resolve(), target_is_directory=True)
+        elif source_path.is_file():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source_path, target / source_path.name)
+        else:
+            raise UsageError(f"channel {channel.name!r}: {source} does not exist")
+        staged[channel.name] = target
+    return staged
+
+
+def container_path(layout: TrainingLayout, path: str) -> Path:
+    """The local file for an ``/opt/ml/...`` path of the container."""
+    if not path.startswith(CONTAINER_ROOT + "/"):
+        raise TrainingError(f"{path} is not a container path under {CONTAINER_ROOT}")
+    return layout.root / path.removeprefix(CONTAINER_ROOT + "/")
+
+
+def resolve_code(layout: TrainingLayout, spec: TrainingJobSpec) -> Path:
+    """The code tarball the launcher would extract, or the error the launcher would end the job with."""
+    submit = spec.submit_directory
+    if submit.startswith("s3://"):
+        if spec.network_isolation:
+            raise TrainingError(
+                "Framework Error: botocore.exceptions.NoCredentialsError: Unable to locate credentials "
+                f"(the job is network-isolated: the launcher cannot download sagemaker_submit_directory={submit}; "
+                "the code must arrive as the 'code' input channel)"
+            )
+        raise TrainingError(f"the offline runner cannot download sagemaker_submit_directory={submit}")
+    tarball = container_path(layout, submit)
+    if not tarball.is_file():
+        raise TrainingError(f"sagemaker_submit_directory={submit}: no such file in the container (empty /opt/ml/code)")
+    return tarball
+
+
+def _module_dir(layout: TrainingLayout, submit: object) -> str:
+    """``SM_MODULE_DIR``: the submit directory, as a local path when it is a container path."""
+    if isinstance(submit, str) and submit.startswith(CONTAINER_ROOT + "/"):
+        return str(container_path(layout, submit))
+    return str(submit) if submit else str(layout.sourcedir)
+
+
+def resolve_serving_code(model_dir: Path, spec: ModelSpec, destination: Path) -> Path:
+    """Copy the inference code where the serving stack takes it from (``SAGEMAKER_SUBMIT_DIRECTORY``).
+
+    ``/opt/ml/model/...`` is a folder of the extracted ``model.tar.gz``; an ``s3://`` location fails as it does
+    for a network-isolated model in the cloud (the serving stack exits before ``/ping`` answers).
+    """
+    submit = spec.submit_directory
+    if submit.startswith("s3://"):
+        why = "the model is network-isolated" if spec.network_isolation else "the offline runner has no S3"
+        raise EndpointError(f"SAGEMAKER_SUBMIT_DIRECTORY={submit} cannot be downloaded ({why}); "
+                            "the inference code must ship inside model.tar.gz")
+    source = Path(model_dir) / submit.removeprefix(f"{CONTAINER_ROOT}/model").lstrip("/")
+    if not (source / spec.program).is_file():
+        raise EndpointError(f"SAGEMAKER_SUBMIT_DIRECTORY={submit}: {spec.program} is not in the model "
+                            f"({source} holds {sorted(p.name for p in source.iterdir()) if source.is_dir() else []})")
+    if destination.exists():
+        shutil.rmtree(destination)
+    shutil.copytree(source, destination)
+    return destination
+
+
+def prepare(layout: TrainingLayout, spec: TrainingJobSpec, hyperparameters: Mapping[str, str]) -> dict[str, Path]:
+    """Stage the channels, extract the code where the spec says it is, write ``/opt/ml/input/config``."""
+    for folder in (layout.input_dir / "config", layout.output_dir / "data", layout.model_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    if layout.code_dir.exists():
+        shutil.rmtree(layout.code_dir)
+    staged = stage_channels(layout, spec)
+    extract_tarball(resolve_code(layout, spec), layout.code_dir)
     config = layout.input_dir / "config"
     (config / "hyperparameters.json").write_text(json.dumps(dict(hyperparameters), indent=2, sort_keys=True))
     (config / "resourceconfig.json").write_text(json.dumps({"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST]}))
-    (config / "inputdataconfig.json").write_text(json.dumps({name: {"TrainingInputMode": "File"} for name in channels}))
+    (config / "inputdataconfig.json").write_text(json.dumps({name: {"TrainingInputMode": "File"} for name in staged}))
+    return staged
 
 
 def run_training(layout: TrainingLayout, hyperparameters: Mapping[str, str], channels: Mapping[str, Path],
-                 echo: Callable[[str], None] = print, training_dir: Path = TRAINING_DIR) -> TrainingResult:
-    """Run ``python train.py <flags>`` in the code folder, stream its output, and parse its metric lines."""
-    prepare(layout, hyperparameters, channels, training_dir)
+                 echo: Callable[[str], None] = print, training_dir: Path = TRAINING_DIR,
+                 spec: TrainingJobSpec | None = None) -> TrainingResult:
+    """Run ``python train.py <flags>`` in the code folder, stream its output, and parse its metric lines.
+
+    ``spec`` defaults to the state machine's spec for these channels (:func:`offline_training_spec`); the
+    hyperparameters get its script-mode keys on top, as the state machine merges them.
+    """
+    spec = spec or offline_training_spec(layout, channels, training_dir)
+    hyperparameters = spec.hyperparameters(hyperparameters)
+    staged = prepare(layout, spec, hyperparameters)
     args = render_hyperparameters(hyperparameters)
-    command = [sys.executable, ENTRY_POINT, *args]
+    command = [sys.executable, spec.program, *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SM_") and k != "PYTHONPATH"}
-    env.update(training_environment(layout, channels, hyperparameters, args))
+    env.update(training_environment(layout, staged, hyperparameters, args))
+    code, lines = _run_streaming(command, layout, env, echo)
+    if code != 0:
+        reason = _failure_reason(layout, lines)
+        raise TrainingError(f"training failed (exit {code}): {reason} (log: {layout.log_file})")
+    metrics = parse_metrics(lines)
+    return TrainingResult(metrics=metrics, command=command, model_dir=layout.model_dir, log_file=layout.log_file,
+                          hyperparameters=dict(hyperparameters))
+
+
+def _run_streaming(command: list[str], layout: TrainingLayout, env: dict[str, str],
+                   echo: Callable[[str], None]) -> tuple[int, list[str]]:
     lines: list[str] = []
     with open(layout.log_file, "w", encoding="utf-8") as log:
         process = subprocess.Popen(command, cwd=layout.code_dir, env=env, stdout=subprocess.PIPE,
@@ -204,13 +327,7 @@ def run_training(layout: TrainingLayout, hyperparameters: Mapping[str, str], cha
             log.write(line)
             lines.append(line)
             echo("    | " + line.rstrip("\n"))
-        code = process.wait()
-    if code != 0:
-        reason = _failure_reason(layout, lines)
-        raise TrainingError(f"training failed (exit {code}): {reason} (log: {layout.log_file})")
-    metrics = parse_metrics(lines)
-    return TrainingResult(metrics=metrics, command=command, model_dir=layout.model_dir, log_file=layout.log_file,
-                          hyperparameters=dict(hyperparameters))
+        return process.wait(), lines
 
 
 def _failure_reason(layout: TrainingLayout, lines: list[str]) -> str:

@@ -24,8 +24,8 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ds_on_aws.config import EndpointConfig
+from ds_on_aws.sagemaker_jobs import endpoint_model_spec
 from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
-from stacks.constructs.training import TrainingCode
 
 ACCURACY_TAG = "ds-on-aws:validation-accuracy"
 VARIANT_NAME = "AllTraffic"
@@ -65,7 +65,6 @@ class EndpointDeployment(Construct):
         config: EndpointConfig,
         key: kms.IKey,
         image_uri: str,
-        code: TrainingCode,
         model_role: iam.IRole,
         notifications: Notifications,
         failures: FailureHandler,
@@ -74,6 +73,7 @@ class EndpointDeployment(Construct):
         super().__init__(scope, construct_id)
         s = scope  # states live in the state machine's scope so their names stay readable
         protect = failures.protect
+        self.model_spec = endpoint_model_spec(config.mode)
 
         create_model = protect(
             tasks.SageMakerCreateModel(
@@ -84,19 +84,10 @@ class EndpointDeployment(Construct):
                     image=tasks.DockerImage.from_registry(image_uri),
                     mode=tasks.Mode.SINGLE_MODEL,
                     model_s3_location=tasks.S3Location.from_json_expression("$.training.model_data_url"),
-                    environment_variables=sfn.TaskInput.from_object(
-                        {
-                            "SAGEMAKER_PROGRAM": "inference.py",
-                            "SAGEMAKER_SUBMIT_DIRECTORY": code.s3_uri,
-                            # pip's inverted spelling: do not build in isolation (no setuptools download offline).
-                            "PIP_NO_BUILD_ISOLATION": "false",
-                            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-                        }
-                    ),
+                    # The inference code travels inside model.tar.gz (code/), so no mode downloads anything.
+                    environment_variables=sfn.TaskInput.from_object(dict(self.model_spec.environment)),
                 ),
-                # SageMaker Serverless Inference does not support network isolation (documented feature exclusion:
-                # CreateEndpoint would refuse the model); instance-backed endpoints run the model isolated.
-                enable_network_isolation=config.mode == "instance",
+                enable_network_isolation=self.model_spec.network_isolation,
                 role=model_role,
                 tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
                 result_path=sfn.JsonPath.DISCARD,

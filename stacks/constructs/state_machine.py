@@ -128,7 +128,6 @@ class PipelineStateMachine(Construct):
             config=config.endpoint,
             key=key,
             image_uri=self.training.image_uri,
-            code=self.code,
             model_role=self.model_role.without_policy_updates(),
             notifications=notifications,
             failures=self.failures,
@@ -201,10 +200,8 @@ class PipelineStateMachine(Construct):
                     "endpoint_name": config.endpoint.name,
                     "deploy": True,
                 },
-                "script_mode": {
-                    "sagemaker_program": "train.py",
-                    "sagemaker_submit_directory": self.code.s3_uri,
-                },
+                # The code-delivery keys of the training job's spec (the code channel of the isolated job).
+                "script_mode": dict(self.training.spec.script_mode),
                 "input": sfn.JsonPath.object_at("$$.Execution.Input"),
             },
             result_path="$.prepare",
@@ -279,7 +276,9 @@ class PipelineStateMachine(Construct):
             "Clean reviews",
             retry="glue",
         )
-        train = failures.protect(self.training.task, "Train model", retry="sagemaker")
+        train = failures.protect(
+            self.training.task, "Train model", retry="sagemaker", then=self.training.failure_report(failures)
+        )
 
         # The training result is kept whole ($.training_job): FinalMetricDataList is optional in DescribeTrainingJob,
         # and a ResultSelector path that is missing would fail the execution with an uncatchable States.Runtime.
@@ -453,7 +452,8 @@ class PipelineStateMachine(Construct):
         )
 
     def _model_role(self, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
-        """Role the endpoint's model runs as: read its model.tar.gz and the code, use the key, write logs."""
+        """Role the endpoint's model runs as: read its model.tar.gz (which carries the inference code), use the key,
+        write logs."""
         role = iam.Role(
             self,
             "ModelRole",
@@ -465,7 +465,6 @@ class PipelineStateMachine(Construct):
                 sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")]
             )
         )
-        role.add_to_policy(self.code.read_statement())
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]

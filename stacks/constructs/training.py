@@ -26,6 +26,8 @@ from constructs import Construct
 
 from ds_on_aws.config import PROJECT_ROOT, TrainingConfig
 from ds_on_aws.packaging import build_sourcedir_tarball
+from ds_on_aws.sagemaker_jobs import TrainingJobSpec, training_job_spec
+from stacks.constructs.notifications import FailureHandler, error_name, transient_retries, vars_of
 
 IMAGE_ACCOUNTS_FILE = Path(__file__).resolve().parent.parent / "data" / "sklearn_image_accounts.json"
 IMAGE_REPOSITORY = "sagemaker-scikit-learn"
@@ -156,8 +158,11 @@ def log_statement(scope: Construct, log_group_pattern: str) -> iam.PolicyStateme
 
 
 class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
-    """``SageMakerCreateTrainingJob`` plus the two fields its props cannot express.
+    """``SageMakerCreateTrainingJob`` plus what its props cannot express, rendered from the job's spec.
 
+    * ``InputDataConfig``, ``EnableNetworkIsolation`` and ``AlgorithmSpecification.ContainerEntrypoint`` from the
+      :class:`~ds_on_aws.sagemaker_jobs.TrainingJobSpec` (the one builder the offline runner executes too): the
+      data channels, the ``code`` channel of an isolated job, and the launcher that keeps the failure reason.
     * ``HyperParameters`` from the state (``$.run.hyperparameters``: config defaults, execution input and the
       script-mode keys merged in the Prepare step); the L2 accepts only a static map.
     * Managed spot training (``EnableManagedSpotTraining`` and ``StoppingCondition.MaxWaitTimeInSeconds``), which
@@ -166,8 +171,11 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
     ``to_state_json`` is a jsii override: the state machine calls it when it renders the definition.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, spot: TrainingConfig, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, spot: TrainingConfig, spec: TrainingJobSpec, **kwargs
+    ) -> None:
         self._spot = spot
+        self._spec = spec
         super().__init__(scope, construct_id, **kwargs)
 
     def to_state_json(self, *args, **kwargs):
@@ -175,6 +183,11 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
         parameters = dict(state.get("Parameters", {}))
         parameters.pop("HyperParameters", None)
         parameters["HyperParameters.$"] = "$.run.hyperparameters"
+        parameters["InputDataConfig"] = self._spec.input_data_config()
+        parameters["EnableNetworkIsolation"] = self._spec.network_isolation
+        algorithm = dict(parameters.get("AlgorithmSpecification", {}))
+        algorithm["ContainerEntrypoint"] = list(self._spec.container_entrypoint)
+        parameters["AlgorithmSpecification"] = algorithm
         if self._spot.use_spot:
             parameters["EnableManagedSpotTraining"] = True
             stopping = dict(parameters.get("StoppingCondition", {}))
@@ -185,28 +198,42 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
 
 
 class TrainingCode(Construct):
-    """The ``sourcedir.tar.gz`` file asset shared by the training job and the model (``s3_uri``)."""
+    """The ``sourcedir.tar.gz`` file asset of the training code (``s3_uri``).
+
+    A network-isolated training job reads it as its ``code`` input channel: an S3Prefix channel needs
+    ``s3:ListBucket`` on the prefix besides ``s3:GetObject``, so :meth:`read_statements` grants both on exactly
+    this object.
+    """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.asset = s3_assets.Asset(self, "Sourcedir", path=str(build_sourcedir()))
         self.s3_uri: str = self.asset.s3_object_url
 
-    def read_statement(self) -> iam.PolicyStatement:
-        """``s3:GetObject`` on exactly this object (``Asset.grant_read`` would grant Get*/List* on the assets bucket)."""
-        return iam.PolicyStatement(
-            sid="ReadCode",
-            actions=["s3:GetObject"],
-            resources=[self.asset.bucket.arn_for_objects(self.asset.s3_object_key)],
-        )
+    def read_statements(self) -> list[iam.PolicyStatement]:
+        """GetObject on this object and ListBucket for its key only (``Asset.grant_read`` grants Get*/List*)."""
+        return [
+            iam.PolicyStatement(
+                sid="ReadCode",
+                actions=["s3:GetObject"],
+                resources=[self.asset.bucket.arn_for_objects(self.asset.s3_object_key)],
+            ),
+            iam.PolicyStatement(
+                sid="ListCode",
+                actions=["s3:ListBucket"],
+                resources=[self.asset.bucket.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": [self.asset.s3_object_key]}},
+            ),
+        ]
 
 
 class TrainingStep(Construct):
     """Role and ``SageMakerCreateTrainingJob`` task (RUN_JOB) of one pipeline run.
 
     The task reads from the state: ``$.run.names.training_job``, ``$.run.hyperparameters`` (already merged with the
-    script-mode keys), ``$.run.channels.{train,validation}`` and ``$.run.model_output_uri``; it writes the whole
-    DescribeTrainingJob result to ``$.training_job``.
+    script-mode keys of :attr:`spec`), ``$.run.channels.{train,validation}`` and ``$.run.model_output_uri``; it
+    writes the whole DescribeTrainingJob result to ``$.training_job``. The code arrives as the ``code`` channel
+    (the job is network-isolated, see ``ds_on_aws.sagemaker_jobs``).
     """
 
     def __init__(
@@ -224,25 +251,16 @@ class TrainingStep(Construct):
         super().__init__(scope, construct_id)
         self.image_uri = sklearn_image_uri(self, config.framework_version)
         self.role = self._role(key, curated_bucket, artifacts_bucket, code)
-        channels = [
-            tasks.Channel(
-                channel_name=name,
-                content_type="application/jsonlines",
-                compression_type=tasks.CompressionType.NONE,  # part files are gzip themselves; the script reads both
-                data_source=tasks.DataSource(
-                    s3_data_source=tasks.S3DataSource(
-                        s3_location=tasks.S3Location.from_json_expression(f"$.run.channels.{name}"),
-                        s3_data_type=tasks.S3DataType.S3_PREFIX,
-                        s3_data_distribution_type=tasks.S3DataDistributionType.FULLY_REPLICATED,
-                    )
-                ),
-            )
-            for name in ("train", "validation")
-        ]
+        self.spec = training_job_spec(
+            code_uri=code.s3_uri,
+            data_channels={name: f"$.run.channels.{name}" for name in ("train", "validation")},
+            network_isolation=True,
+        )
         self.task = _TrainingJobTask(
             scope,
             "Train model",
             spot=config,
+            spec=self.spec,
             comment="SageMaker training job (scikit-learn container, script mode, managed spot), run to completion.",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             training_job_name=sfn.JsonPath.string_at("$.run.names.training_job"),
@@ -253,7 +271,6 @@ class TrainingStep(Construct):
                 training_input_mode=tasks.InputMode.FILE,
                 metric_definitions=metric_definitions(),
             ),
-            input_data_config=channels,
             output_data_config=tasks.OutputDataConfig(
                 s3_output_location=tasks.S3Location.from_json_expression("$.run.model_output_uri"),
                 encryption_key=key,
@@ -265,10 +282,74 @@ class TrainingStep(Construct):
                 volume_encryption_key=key,
             ),
             stopping_condition=tasks.StoppingCondition(max_runtime=Duration.seconds(config.max_runtime_seconds)),
-            enable_network_isolation=True,
             tags=tags,
             result_path="$.training_job",  # the whole DescribeTrainingJob (FinalMetricDataList is optional)
         )
+
+    def failure_report(self, failures: FailureHandler, step: str = "Train model") -> sfn.IChainable:
+        """After "<step> failed": describe the job and put its FailureReason and log location in the failure.
+
+        The catch-all already recorded the generic failure (the ``.sync`` cause is the whole DescribeTrainingJob
+        answer as a JSON string; reading it back with ``States.StringToJson`` would raise an uncatchable
+        ``States.Runtime`` on a cause that is not JSON). So the job is described again by name (always known:
+        ``$.run.names.training_job``) and the reason is read from that answer, with a Choice for a job that has
+        none (stopped, or never created). If the description fails too, the generic record is notified as it is.
+        """
+        scope = self.task.node.scope
+        job = sfn.JsonPath.string_at("$.run.names.training_job")
+        logs_where = sfn.JsonPath.format(
+            "Log: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {}/algo-*"
+            " (https://{}.console.aws.amazon.com/cloudwatch/home?region={}#logsV2:log-groups/log-group/"
+            "$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{})",
+            job, Aws.REGION, Aws.REGION, job,
+        )
+        describe = tasks.CallAwsService(
+            scope,
+            "Describe failed training job",
+            comment="Read the failed job's FailureReason for the notification and the execution's cause.",
+            service="sagemaker",
+            action="describeTrainingJob",
+            parameters={"TrainingJobName": job},
+            iam_resources=["*"],  # the state machine role is written explicitly; see PipelineStateMachine
+            result_selector={
+                "status": sfn.JsonPath.string_at("$.TrainingJobStatus"),
+                "described": sfn.JsonPath.entire_payload,
+            },
+            result_path="$.training_failure",
+        )
+        for policy in transient_retries("sagemaker-sdk"):
+            describe.add_retry(**vars_of(policy))
+        # The job may not exist (CreateTrainingJob refused): keep the generic record made by "<step> failed".
+        describe.add_catch(failures.entry, errors=["States.ALL"], result_path="$.describe_error")
+        with_reason = failures.reject(
+            step,
+            error=error_name(step),
+            state_name="Training job failed",
+            message=sfn.JsonPath.format(
+                "Train model failed: training job {} is {}: {} {}",
+                job,
+                sfn.JsonPath.string_at("$.training_failure.status"),
+                sfn.JsonPath.string_at("$.training_failure.described.FailureReason"),
+                logs_where,
+            ),
+        )
+        without_reason = failures.reject(
+            step,
+            error=error_name(step),
+            state_name="Training job ended without a reason",
+            message=sfn.JsonPath.format(
+                "Train model failed: training job {} is {} (SageMaker gave no FailureReason) {}",
+                job,
+                sfn.JsonPath.string_at("$.training_failure.status"),
+                logs_where,
+            ),
+        )
+        describe.next(
+            sfn.Choice(scope, "Failure reason given?")
+            .when(sfn.Condition.is_present("$.training_failure.described.FailureReason"), with_reason)
+            .otherwise(without_reason)
+        )
+        return describe
 
     def _role(self, key: kms.IKey, curated: s3.IBucket, artifacts: s3.IBucket, code: TrainingCode) -> iam.Role:
         """Execution role: read curated splits and the code, write models/, use the key, write its logs, pull the image."""
@@ -293,7 +374,7 @@ class TrainingStep(Construct):
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[artifacts.arn_for_objects("models/*")],
             ),
-            code.read_statement(),
+            *code.read_statements(),
             *data_key_statements(key),
             log_statement(self, "/aws/sagemaker/TrainingJobs:*"),
             *image_pull_statements(self),

@@ -17,6 +17,13 @@ import pytest
 from aws_cdk import App
 
 from ds_on_aws.config import CONTEXT_KEY, load_config
+from ds_on_aws.sagemaker_jobs import (
+    ChannelSpec,
+    CodeDeliveryError,
+    TrainingJobSpec,
+    check_training_spec,
+    endpoint_model_spec,
+)
 from stacks.app_builder import PIPELINE_STACK_ID, build_app
 from stacks.constructs.cleanup import STACK_TAG_KEY
 from stacks.constructs.notifications import TRANSIENT_ERRORS
@@ -61,6 +68,18 @@ def task_states(definition: dict) -> Iterator[tuple[str, dict]]:
     for name, state in definition["States"].items():
         if state["Type"] == "Task":
             yield name, state
+
+
+def task_states_deep(definition: dict) -> Iterator[tuple[str, dict]]:
+    """Task states, also inside Parallel branches and Map iterators."""
+    for name, state in definition["States"].items():
+        if state["Type"] == "Task":
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from task_states_deep(branch)
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from task_states_deep(state[key])
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +172,9 @@ def test_metric_definitions_parse_every_split_and_metric(definition):
 def test_training_reads_the_run_channels_and_writes_the_run_model_prefix(definition):
     parameters = definition["States"]["Train model"]["Parameters"]
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in parameters["InputDataConfig"]}
-    assert set(channels) == {"train", "validation"}
-    for name, source in channels.items():
+    assert set(channels) == {"train", "validation", "code"}
+    for name in ("train", "validation"):
+        source = channels[name]
         assert source == {
             "S3Uri.$": f"$.run.channels.{name}",
             "S3DataType": "S3Prefix",
@@ -172,23 +192,82 @@ def test_training_reads_the_run_channels_and_writes_the_run_model_prefix(definit
     )
 
 
-def test_script_mode_hyperparameters_come_last_and_point_at_the_code_asset(definition):
+def test_script_mode_hyperparameters_come_last_and_point_into_the_code_channel(definition):
+    # A network-isolated job cannot download s3:// code: the code is the "code" input channel (the code asset),
+    # and sagemaker_submit_directory names the file SageMaker puts there before the container starts.
     load = definition["States"]["Load defaults"]["Parameters"]
     script_mode = load["script_mode"]
-    assert script_mode["sagemaker_program"] == "train.py"
+    assert script_mode == {
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
+    }
+    parameters = definition["States"]["Train model"]["Parameters"]
+    (code,) = [c for c in parameters["InputDataConfig"] if c["ChannelName"] == "code"]
     assert re.fullmatch(
-        r"s3://cdk-[a-z0-9]+-assets-123456789012-us-east-1/[0-9a-f]{64}\.gz", script_mode["sagemaker_submit_directory"]
+        r"s3://cdk-[a-z0-9]+-assets-123456789012-us-east-1/[0-9a-f]{64}\.gz", code["DataSource"]["S3DataSource"]["S3Uri"]
     )
+    assert code["DataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
+    assert code["CompressionType"] == "None"  # the launcher extracts the tarball itself
+    assert parameters["EnableNetworkIsolation"] is True
+    # sagemaker-training's launcher, named explicitly: it keeps the script's failure reason.
+    assert parameters["AlgorithmSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "sagemaker_training.cli.train"]
     merge = definition["States"]["Derive run names"]["Parameters"]["hyperparameters.$"]
     # per key: config < input, then the script-mode keys, which an input cannot override
     assert merge == (
         "States.JsonMerge(States.JsonMerge($.prepare.defaults.hyperparameters, "
         "$.prepare.merged.settings.hyperparameters, false), $.prepare.script_mode, false)"
     )
-    model_env = definition["States"]["Create model"]["Parameters"]["PrimaryContainer"]["Environment"]
-    assert model_env["SAGEMAKER_PROGRAM"] == "inference.py"
-    assert model_env["SAGEMAKER_SUBMIT_DIRECTORY"] == script_mode["sagemaker_submit_directory"]
-    assert model_env["PIP_NO_BUILD_ISOLATION"] == "false"
+
+
+@pytest.mark.parametrize("mode", ["serverless", "instance"])
+def test_the_model_runs_the_code_inside_model_tar_gz_in_both_modes(definition, variant, mode):
+    chosen = definition if mode == "serverless" else variant[1]
+    parameters = chosen["States"]["Create model"]["Parameters"]
+    assert parameters["PrimaryContainer"]["Environment"] == dict(endpoint_model_spec(mode).environment)
+    assert parameters["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    assert parameters["EnableNetworkIsolation"] is (mode == "instance")
+
+
+def _values_of_key(document, key: str) -> list:
+    if isinstance(document, dict):
+        found = [v for k, v in document.items() if k == key]
+        return found + [x for v in document.values() for x in _values_of_key(v, key)]
+    if isinstance(document, list):
+        return [x for v in document for x in _values_of_key(v, key)]
+    return []
+
+
+def test_every_training_task_of_every_state_machine_gets_its_code_without_network(templates):
+    # The rule for every recipe: an isolated job's code is one of its channels, never an s3:// submit directory.
+    trainings = 0
+    for stack_name, template in templates.items():
+        for logical_id in state_machines(template):
+            definition = resolve_definition(template, logical_id, None, stack_name=stack_name,
+                                            other_templates=templates)
+            submit_directories = _values_of_key(definition, "sagemaker_submit_directory")
+            for _, state in task_states_deep(definition):
+                if "createTrainingJob" not in state["Resource"]:
+                    continue
+                trainings += 1
+                parameters = state["Parameters"]
+                assert parameters.get("EnableNetworkIsolation") is True, "training jobs run network-isolated"
+                channels = tuple(ChannelSpec(c["ChannelName"], "s3://x/") for c in parameters["InputDataConfig"])
+                assert submit_directories, "the script-mode keys must be written in the definition"
+                for submit in submit_directories:
+                    check_training_spec(TrainingJobSpec(  # raises CodeDeliveryError naming the problem
+                        channels=channels,
+                        script_mode={"sagemaker_program": "train.py", "sagemaker_submit_directory": submit},
+                        network_isolation=True,
+                    ))
+    assert trainings >= 1
+
+
+def test_a_training_spec_with_s3_code_under_isolation_cannot_be_synthesized():
+    with pytest.raises(CodeDeliveryError, match="cannot download"):
+        check_training_spec(TrainingJobSpec(
+            channels=(ChannelSpec("train", "s3://x/"),),
+            script_mode={"sagemaker_program": "train.py", "sagemaker_submit_directory": "s3://assets/abc.gz"},
+        ))
 
 
 def test_image_is_resolved_per_region_from_the_mapping(pipeline, templates):
@@ -428,8 +507,10 @@ def test_catch_all_path_describes_notifies_and_fails(definition):
     for name, state in task_states(definition):
         catch_all = state["Catch"][-1]
         path = follow(definition, catch_all["Next"])
-        if name == "Notify failure":
-            assert path == ["Run failed"]
+        if name in ("Notify failure", "Describe failed training job"):
+            # The notification's own failure ends the run; describing a failed training job is part of the
+            # training step's failure report: if it fails, the training failure already recorded is notified.
+            assert path == (["Run failed"] if name == "Notify failure" else ["Notify failure", "Run failed"]), path
             continue
         assert path[-2:] == ["Notify failure", "Run failed"], (name, path)
         describe = definition["States"][catch_all["Next"]]["Parameters"]
@@ -592,11 +673,16 @@ def test_sagemaker_roles_read_and_write_only_their_prefixes(pipeline):
     assert "curated/*" in resource_strings(training["ReadCuratedSplits"])[0]
     assert "models/*" in resource_strings(training["WriteModels"])[0]
     assert training["ReadCode"]["Action"] == "s3:GetObject"
+    # The code channel is an S3Prefix on the asset's key: ListBucket for exactly that key.
+    assert training["ListCode"]["Action"] == "s3:ListBucket"
+    (listed_key,) = training["ListCode"]["Condition"]["StringEquals"]["s3:prefix"]
+    assert re.fullmatch(r"[0-9a-f]{64}\.gz", listed_key) and listed_key in resource_strings(training["ReadCode"])[0]
     assert training["GrantDataKeyToSageMaker"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     assert "SklearnImageAccounts" in resource_strings(training["PullScikitLearnImage"])[0]
     model = {s["Sid"]: s for s in statements_of(pipeline, "Pipeline/ModelRole")}
     assert "models/*" in resource_strings(model["ReadModels"])[0]
     assert sorted(model["DecryptModels"]["Action"]) == ["kms:Decrypt", "kms:DescribeKey"]
+    assert "ReadCode" not in model  # the inference code ships inside model.tar.gz
     for statement in [*training.values(), *model.values()]:
         assert all("*" not in a for a in as_list(statement["Action"])), statement
         if statement["Resource"] == "*":

@@ -18,6 +18,7 @@ from tests.statemachine.service_replies import (
     NEW_CONFIG,
     created,
     data_quality_refused,
+    described_training_job,
     endpoint,
     endpoint_not_found,
     endpoint_tags,
@@ -34,6 +35,10 @@ ACCURACY_TAG = "ds-on-aws:validation-accuracy"  # the tag the pipeline records t
 STACK_TAG = "ds-on-aws:stack"
 LOOKUP_STATE = "Look up live endpoint"  # the state that asks DescribeEndpoint whether an endpoint is live
 RESTORE_STATE = "Restore previous model"  # the state that points the endpoint back at the previous config
+# What the job's FailureReason says when train.py refuses its input (the script's own reason, kept by the launcher).
+TRAINING_FAILURE_REASON = (
+    "AlgorithmError: training refused: invalid value for hyperparameter C: 'abc' is not a number, exit code: 2"
+)
 FAILURE_REASON = "Request to service failed. If failure persists after retry, contact customer support."
 
 
@@ -71,6 +76,8 @@ def pipeline(
         "glue:startJobRun": glue or glue_job_run(),
         "sagemaker:createTrainingJob": training
         or training_job(metrics={**DEFAULT_METRICS, "validation:accuracy": accuracy}),
+        # Asked only after a training failure, for its reason.
+        "sagemaker:describeTrainingJob": described_training_job("Failed", TRAINING_FAILURE_REASON),
         # The live-endpoint lookup is its own state (its retries get the same answer); every other
         # DescribeEndpoint is a poll of the wait loop.
         LOOKUP_STATE: lookup,
@@ -227,6 +234,44 @@ def training_without_accuracy() -> Scenario:
     return path("no-accuracy-metric", training=training_job(metrics=metrics))
 
 
+def training_fails() -> Scenario:
+    """The training job fails (the script refused a hyperparameter): the notice carries its reason and log."""
+    return path(
+        "training-fails",
+        training=training_job(status="Failed", failure_reason=TRAINING_FAILURE_REASON),
+        overrides={"sagemaker:describeTrainingJob": described_training_job("Failed", TRAINING_FAILURE_REASON)},
+    )
+
+
+def training_stopped() -> Scenario:
+    """The training job was stopped (by hand, or the max wait ran out): no FailureReason to report."""
+    return path(
+        "training-stopped",
+        training=training_job(status="Stopped"),
+        overrides={"sagemaker:describeTrainingJob": described_training_job("Stopped")},
+    )
+
+
+def training_not_started() -> Scenario:
+    """CreateTrainingJob itself is refused (no spot capacity quota): the generic failure path names the error."""
+    refused = service_error(
+        "ResourceLimitExceeded",
+        "The account-level service limit 'ml.m5.large for spot training job usage' is 0 Instances",
+    )
+    missing = service_error("ValidationException", "Requested resource not found.")
+    return path("training-not-started", training=refused, overrides={"sagemaker:describeTrainingJob": missing})
+
+
+def training_fails_undescribed() -> Scenario:
+    """The job failed and describing it fails too: the generic failure path with the original cause."""
+    denied = service_error("AccessDeniedException", "not authorized to perform: sagemaker:DescribeTrainingJob")
+    return path(
+        "training-fails-undescribed",
+        training=training_job(status="Failed", failure_reason=TRAINING_FAILURE_REASON),
+        overrides={"sagemaker:describeTrainingJob": denied},
+    )
+
+
 def invalid_input() -> Scenario:
     """An execution input of the wrong type is refused before any job starts."""
     return path("invalid-input", input={"min_accuracy": "high", "hyperparameters": {"C": "0.5"}})
@@ -278,6 +323,10 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "live-lookup-denied": live_lookup_denied,
     "live-without-accuracy": live_endpoint_without_accuracy,
     "no-accuracy-metric": training_without_accuracy,
+    "training-fails": training_fails,
+    "training-stopped": training_stopped,
+    "training-fails-undescribed": training_fails_undescribed,
+    "training-not-started": training_not_started,
     "invalid-input": invalid_input,
     "raw-uri-outside-raw-prefix": raw_uri_outside_raw_prefix,
     "smoke-test-fails-after-update": smoke_test_fails_after_update,

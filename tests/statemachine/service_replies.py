@@ -202,6 +202,30 @@ def training_job(
     return reply
 
 
+def described_training_job(status: str = "Failed", failure_reason: str | None = None) -> Responder:
+    """``DescribeTrainingJob`` (aws-sdk) of the run's job after it ended, with its FailureReason when it has one."""
+
+    def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Ok:
+        name = call.parameters["TrainingJobName"]
+        described = {
+            "TrainingJobName": name,
+            "TrainingJobArn": _sagemaker_arn("training-job", name),
+            "TrainingJobStatus": status,
+            "SecondaryStatus": status,
+            "CreationTime": EPOCH_MS,
+            "LastModifiedTime": EPOCH_MS + 120_000,
+            "ModelArtifacts": {"S3ModelArtifacts": ""},
+            "AlgorithmSpecification": {"TrainingInputMode": "File"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        }
+        if failure_reason:
+            described["FailureReason"] = failure_reason
+        return Ok(described)
+
+    return reply
+
+
 # ---- SageMaker hosting ---------------------------------------------------------------------
 
 NEW_CONFIG = "<the endpoint config this run created>"

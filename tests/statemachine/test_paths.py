@@ -128,10 +128,12 @@ def test_first_run_creates_the_endpoint(run_path, pipeline_config):
     assert model.parameters["PrimaryContainer"]["ModelDataUrl"].endswith(f"/{training_job_name}/output/model.tar.gz")
     environment = model.parameters["PrimaryContainer"]["Environment"]
     assert environment["SAGEMAKER_PROGRAM"] == "inference.py"
-    # Serving runs the same code bundle as training (sourcedir.tar.gz; CDK keeps only the ".gz" suffix in the
-    # asset key, which the containers do not care about: they download to a temp file and untar it).
-    submit_directory = training.parameters["HyperParameters"]["sagemaker_submit_directory"]
-    assert environment["SAGEMAKER_SUBMIT_DIRECTORY"] == submit_directory and submit_directory.startswith("s3://")
+    # Training gets its code as the "code" channel; serving runs the copy the job put inside model.tar.gz.
+    hyperparameters = training.parameters["HyperParameters"]
+    assert hyperparameters["sagemaker_submit_directory"] == "/opt/ml/input/data/code/sourcedir.tar.gz"
+    code = [c for c in training.parameters["InputDataConfig"] if c["ChannelName"] == "code"]
+    assert len(code) == 1 and code[0]["DataSource"]["S3DataSource"]["S3Uri"].startswith("s3://")
+    assert environment["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     assert environment["PIP_NO_BUILD_ISOLATION"] == "false"
     # Smoke test: a JSON body of reviews to the new endpoint.
     smoke = only_call(result, "sagemakerruntime:invokeEndpoint")
@@ -305,7 +307,7 @@ def test_empty_input_runs_the_default_pipeline(run_path, pipeline_config):
     for key, value in pipeline_config.training.hyperparameters.items():
         assert hyperparameters[key] == value
     assert hyperparameters["sagemaker_program"] == "train.py"
-    assert hyperparameters["sagemaker_submit_directory"].startswith("s3://")
+    assert hyperparameters["sagemaker_submit_directory"] == "/opt/ml/input/data/code/sourcedir.tar.gz"
     assert only_call(result, "sagemaker:createEndpoint").parameters["EndpointName"] == pipeline_config.endpoint.name
 
 
@@ -375,6 +377,42 @@ def test_training_without_validation_accuracy_fails_with_a_notice(run_path):
     result.assert_status("FAILED")
     assert not [c for c in result.calls if c.api in HOSTING_WRITES]
     assert_one_failure_notice(result, "validation:accuracy")
+
+
+def test_a_failed_training_job_reports_its_reason_and_its_log(run_path):
+    result = run_path("training-fails")
+    job = only_call(result, "sagemaker:createTrainingJob").parameters["TrainingJobName"]
+    # The execution's cause and the notification carry the job's FailureReason and where its log stream is.
+    needles = (
+        job,
+        "training refused: invalid value for hyperparameter C",
+        "/aws/sagemaker/TrainingJobs",
+        f"{job}/algo-*",
+        f"logStreamNameFilter$3D{job}",
+    )
+    assert_failed_with(result, "TrainModelFailed", *needles)
+    assert_one_failure_notice(result, *needles)
+    assert only_call(result, "sagemaker:describeTrainingJob").parameters == {"TrainingJobName": job}
+    assert not [c for c in result.calls if c.api in HOSTING_WRITES]
+
+
+def test_a_stopped_training_job_is_reported_without_a_reason(run_path):
+    result = run_path("training-stopped")
+    assert_failed_with(result, "TrainModelFailed", "is Stopped", "no FailureReason", "/aws/sagemaker/TrainingJobs")
+    assert "Training job ended without a reason" in result.states_entered, result.explain()
+
+
+def test_a_failed_training_job_that_cannot_be_described_still_fails_with_the_original_cause(run_path):
+    result = run_path("training-fails-undescribed")
+    # The .sync task's own cause (the DescribeTrainingJob JSON) still holds the reason.
+    assert_failed_with(result, "TrainModelFailed", "Train model failed: States.TaskFailed", "training refused")
+    assert_one_failure_notice(result, "Train model failed")
+
+
+def test_a_training_job_that_cannot_start_takes_the_generic_failure_path(run_path):
+    result = run_path("training-not-started")
+    assert_failed_with(result, "TrainModelFailed", "Train model failed", "ResourceLimitExceeded", "0 Instances")
+    result.assert_not_entered(["Training job failed", "Training job ended without a reason"])
 
 
 def test_raw_uri_outside_the_raw_prefix_is_refused_before_any_job(run_path):

@@ -26,7 +26,9 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
+from ds_on_aws.local import training_job
 from ds_on_aws.packaging import build_sourcedir_tarball
+from ds_on_aws.sagemaker_jobs import SOURCEDIR_NAME, training_job_spec
 
 UTF8_TYPES = ("application/json", "text/csv")  # sagemaker_containers._content_types.UTF8_TYPES
 
@@ -113,12 +115,19 @@ def write_channel(folder: Path, records: list[dict], parts: int = 2, gz: bool = 
 
 
 def sagemaker_layout(root: Path) -> dict[str, Path]:
-    """``/opt/ml``-like folders under ``root`` with the real code package unpacked in ``code/``."""
+    """``/opt/ml``-like folders under ``root``, the real code package delivered as the state machine's spec says.
+
+    The tarball is "uploaded" (``s3/``), staged as the job's ``code`` channel and extracted from where
+    ``sagemaker_submit_directory`` points (``ds_on_aws.sagemaker_jobs``, the builder of the synthesized task).
+    """
     dirs = {name: root / name for name in ("code", "model", "output", "input/data")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
-    tarball = build_sourcedir_tarball(root / "sourcedir.tar.gz")
-    with tarfile.open(tarball) as tar:
+    tarball = build_sourcedir_tarball(root / "s3" / SOURCEDIR_NAME)
+    spec = training_job_spec(code_uri=str(tarball), data_channels={})
+    layout = training_job.TrainingLayout(root=root, model_dir=dirs["model"])
+    training_job.stage_channels(layout, spec)
+    with tarfile.open(training_job.resolve_code(layout, spec)) as tar:
         tar.extractall(dirs["code"], filter="data")
     return dirs
 

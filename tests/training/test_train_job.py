@@ -153,6 +153,26 @@ def test_job_writes_model_and_metrics_json(finished_job, channels):
     assert report["metrics"]["validation"]["accuracy"] == pytest.approx(printed["validation:accuracy"], abs=1e-6)
 
 
+def test_the_model_carries_its_inference_code(finished_job):
+    # model.tar.gz is the model folder: its code/ is what an isolated endpoint runs (/opt/ml/model/code).
+    root, _ = finished_job
+    code = root / "model" / "code"
+    bundled = sorted(p.name for p in code.iterdir())
+    assert {"inference.py", "review_text.py", "sentiment_model.py"} <= set(bundled)
+    assert "train.py" not in bundled
+    for name in bundled:  # byte-identical to the job's own code folder
+        assert (code / name).read_bytes() == (root / "code" / name).read_bytes()
+    report = json.loads((root / "model" / "metrics.json").read_text())
+    assert report["inference_code"] == bundled
+
+
+def test_bundling_refuses_a_code_folder_without_inference_py(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "helper.py").write_text("")
+    with pytest.raises(FileNotFoundError, match="inference.py not found"):
+        train.bundle_inference_code(tmp_path / "model", tmp_path / "src")
+
+
 def test_saved_artifact_serves_through_model_fn(finished_job):
     root, _ = finished_job
     model = inference.model_fn(str(root / "model"))
@@ -194,6 +214,8 @@ def test_bad_hyperparameter_fails_the_job_with_a_reason(tmp_path, channels):
     reason = (tmp_path / "output" / "failure").read_text()
     assert "word_ngram_max must be between 1 and 5, got 0" in reason
     assert reason.strip() in result.stderr
+    # The log ends with the script's own reason, whichever launcher wraps it (one of them drops the failure file).
+    assert result.stderr.strip().splitlines()[-1] == reason.strip()
     assert not (tmp_path / "model" / "model.joblib").exists()
 
 
@@ -222,7 +244,7 @@ def test_missing_validation_channel_fails_the_job_with_a_reason(tmp_path, monkey
     assert "channel 'validation': no folder given" in (tmp_path / "failure").read_text()
 
 
-def test_unexpected_errors_exit_1_with_a_reason(tmp_path, monkeypatch, channels):
+def test_unexpected_errors_exit_1_with_a_reason(tmp_path, monkeypatch, channels, capsys):
     def broken(*args, **kwargs):
         raise MemoryError("simulated")
 
@@ -230,6 +252,9 @@ def test_unexpected_errors_exit_1_with_a_reason(tmp_path, monkeypatch, channels)
     argv = render_hyperparameters(FAST)
     assert _in_process_job(tmp_path, monkeypatch, channels, argv) == 1
     assert "training failed unexpectedly: MemoryError: simulated" in (tmp_path / "failure").read_text()
+    printed = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback (most recent call last):" in printed  # the traceback for the log ...
+    assert printed[-1] == "training failed unexpectedly: MemoryError: simulated"  # ... then the reason, last
 
 
 # --- real data --------------------------------------------------------------------------------------------
