@@ -1,4 +1,4 @@
-"""The one definition of review-text and label normalization (ARCHITECTURE.md, "Cleaned review record").
+"""The one definition of review-text and label normalization (docs/architecture.md, "Cleaned review record").
 
 Who uses it:
 - ``glue_scripts/clean_reviews.py`` builds its Spark column expressions from the *rule data* below

@@ -1,4 +1,4 @@
-"""The data stack: the KMS key, the four buckets of ARCHITECTURE.md and the Glue Data Catalog entries.
+"""The data stack: the KMS key, the four buckets of docs/architecture.md and the Glue Data Catalog entries.
 
 It holds everything stateful, so the pipeline stack can be destroyed and redeployed freely while the data stays.
 Data is retained on ``cdk destroy`` unless ``retain_data_on_destroy`` is false in cdk.json.

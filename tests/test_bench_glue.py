@@ -67,7 +67,7 @@ def test_pandas_contender_applies_the_rules_and_writes_in_chunks(csv_folder, tmp
         "Loved every minute of \u2013 it": 1,
         "Boring and far too long": 0,
         "A tiny gem of a film": 1,
-    }  # labels are ints in the training channels (ARCHITECTURE.md), as the Spark job writes them
+    }  # labels are ints in the training channels (docs/architecture.md), as the Spark job writes them
     assert {r["split"] for r in records} <= {"train", "validation"}
 
 

@@ -1,6 +1,6 @@
 """Reading SageMaker training channels (JSON Lines, plain or gzip, several part files) into texts and labels.
 
-Contract (ARCHITECTURE.md, "Training"): a channel is a folder (``SM_CHANNEL_<NAME>``) holding one or more
+Contract (docs/architecture.md, "Training"): a channel is a folder (``SM_CHANNEL_<NAME>``) holding one or more
 JSON Lines files, one object per line with at least ``text`` and ``label`` (``review_id`` is used for
 messages when present). Spark writes marker files next to the data (``_SUCCESS``, ``.crc``): anything that is
 not a ``.json``/``.jsonl``/``.ndjson`` file (optionally ``.gz``) is skipped and reported, never guessed at.

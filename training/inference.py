@@ -1,6 +1,6 @@
 """SageMaker inference handlers for the sentiment model (scikit-learn 1.9-0 container, script mode).
 
-Request (ARCHITECTURE.md, "Inference"):
+Request (docs/architecture.md, "Inference"):
 - ``application/json``: ``{"instances": ["text", ...]}``, a bare JSON list of strings, or one JSON string;
 - ``text/csv``: one review per row (RFC 4180 quoting honoured, so a quoted review may hold commas or newlines);
 - ``text/plain``: one review per line (``\\n`` or ``\\r\\n``; U+0085 and friends are NOT line breaks: they

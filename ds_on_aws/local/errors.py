@@ -1,6 +1,6 @@
 """Errors of the offline runner, each carrying the exit code the command line returns for it.
 
-The codes are part of the user contract (ARCHITECTURE.md / issue 5): a script or CI job can tell from the exit
+The codes are part of the user contract (docs/architecture.md): a script or CI job can tell from the exit
 status alone which gate refused or what kind of failure happened.
 """
 

@@ -1,6 +1,6 @@
 """The SageMaker scikit-learn serving stack, emulated: the user module, its handlers, and the Flask worker.
 
-Read from the container's sources (TOOLCHAIN.md): ``sagemaker_sklearn_container/serving.py`` (``main`` imports
+Read from the container's sources: ``sagemaker_sklearn_container/serving.py`` (``main`` imports
 the user module named by ``SAGEMAKER_PROGRAM`` on the FIRST request a worker gets, ``/ping`` included, and builds a
 ``Transformer`` whose ``initialize`` calls ``model_fn(model_dir)``; a failure leaves the worker unloaded so every
 later request retries and fails again) and sagemaker-containers' ``_transformer.py`` / ``_worker.py``:

@@ -6,7 +6,7 @@ as SageMaker copies them (the ``code`` channel included), and the code is taken 
 ``sagemaker_submit_directory`` points. An ``s3://`` code location in a network-isolated job fails here as it fails
 in the container (no network, no credentials), instead of being quietly replaced by a local folder.
 
-What the container does (sagemaker-training's ``entry_point.run`` / ``mapping.to_cmd_args``, TOOLCHAIN.md):
+What the container does (sagemaker-training's ``entry_point.run`` / ``mapping.to_cmd_args``):
 extract ``sourcedir.tar.gz`` into ``/opt/ml/code``; JSON-decode every hyperparameter value when it can; drop the
 ``sagemaker_*`` ones; pass the rest as flags with sorted keys, ``-k`` for one-letter keys and ``--key`` otherwise,
 values rendered with ``str()``; run ``python train.py <flags>`` in the code folder with the ``SM_*`` environment.

@@ -24,7 +24,7 @@ from constructs import Construct
 REVIEWS_TABLE = "reviews"
 REVIEWS_PREFIX = "tables/reviews/"
 SPLITS = ("train", "validation", "test")
-# Column name -> Glue/Hive type; the Parquet schema the Glue job writes (ARCHITECTURE.md, cleaned review record).
+# Column name -> Glue/Hive type; the Parquet schema the Glue job writes (docs/architecture.md, cleaned review record).
 REVIEW_COLUMNS = (("review_id", "string"), ("text", "string"), ("label", "int"), ("rating", "int"))
 PARTITION_KEYS = (("run_id", "string"), ("split", "string"))
 

@@ -3,7 +3,7 @@
 Reads ``$.run`` (names, tags, endpoint name), ``$.training.model_data_url``, ``$.gate.accuracy`` and ``$.live``
 (``exists``); ends in a success notification. Every task is protected by the shared ``FailureHandler``.
 
-Safety rules (ARCHITECTURE.md "A failure never deletes or degrades the live endpoint"):
+Safety rules (docs/architecture.md "A failure never deletes or degrades the live endpoint"):
 * the live endpoint is only ever *updated* to a new, complete endpoint config; SageMaker keeps serving the old one
   until the new one is InService, and rolls back to it if the update fails;
 * an update that rolled back (InService again, but on the OLD config) is reported as a failure;

@@ -19,7 +19,7 @@ from ds_on_aws.config import PROJECT_ROOT, DataQualityConfig, GlueConfig
 
 GLUE_SCRIPT = PROJECT_ROOT / "glue_scripts" / "clean_reviews.py"
 SHARED_MODULE = PROJECT_ROOT / "common" / "review_text.py"
-# Prefixes of the curated bucket the job writes (ARCHITECTURE.md "Storage" and the Glue contract).
+# Prefixes of the curated bucket the job writes (docs/architecture.md "Storage" and the Glue contract).
 CURATED_OUTPUT_PREFIXES = ("curated/", "tables/", "quarantine/", "reports/")
 GLUE_VERSIONS = {"5.0": glue.GlueVersion.V5_0, "5.1": glue.GlueVersion.V5_1, "6.0": glue.GlueVersion.V6_0}
 WORKER_TYPES = {

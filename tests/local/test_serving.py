@@ -1,4 +1,4 @@
-"""The serving emulation behaves like the SageMaker scikit-learn container's worker (TOOLCHAIN.md)."""
+"""The serving emulation behaves like the SageMaker scikit-learn container's worker."""
 
 from __future__ import annotations
 
