@@ -88,7 +88,11 @@ def test_passing_run_writes_every_artifact(passing_run):
     assert (run_dir / "curated" / "reports" / run_id / "data_quality.json").is_file()
     with tarfile.open(run_dir / "model.tar.gz") as tar:
         names = set(tar.getnames())
-    assert {"model.joblib", "metrics.json"} <= names and not any("/" in n for n in names)
+    # The model folder at the archive root, with the inference code the endpoint runs in code/.
+    assert {"model.joblib", "metrics.json", "code/inference.py", "code/review_text.py"} <= names
+    assert all(n.count("/") == 0 or n.startswith("code/") for n in names), names
+    served = run_dir / "endpoint" / "code" / "inference.py"
+    assert served.read_bytes() == (PROJECT_ROOT / "training" / "inference.py").read_bytes()
     counts = summary["counts"]
     assert counts["rows read"] >= counts["rows kept"] > 1000
     assert 0.6 <= summary["accuracy"] <= 1.0
