@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pipeline_contracts import REQUIRED_CHANNELS, SPLITS, curated_run_key
+from pipeline_contracts import REQUIRED_CHANNELS, SPLITS, VALIDATION, curated_run_key
 
 from ds_on_aws.config import PipelineConfig, load_config
 from ds_on_aws.local import acquire, cleaning, gates, report, training_job
@@ -182,7 +182,7 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
             try:
                 predictions_file = run_dir / "predictions" / "validation.json"
                 predictions_file.parent.mkdir(exist_ok=True)
-                state["predictions"] = evaluate_in_child(layout.code_dir, layout.model_dir, channels["validation"],
+                state["predictions"] = evaluate_in_child(layout.code_dir, layout.model_dir, channels[VALIDATION],
                                                          predictions_file)
             except RuntimeError as exc:  # the plots are a convenience; the gate reads the training log
                 echo(f"  note: {exc}")

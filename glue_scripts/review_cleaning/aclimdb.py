@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+from pipeline_contracts import TEST
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -94,7 +95,7 @@ def _standardized(files: DataFrame) -> DataFrame:
         F.when(F.col("_rating") != "", F.col("_rating")).alias("_dq_rating_raw"),
         F.col("_tail").alias("_dq_key"),
         F.col("_url").alias("_dq_url"),
-        F.when(F.col("_split_dir") == "test", F.lit("test")).alias("_dq_split_hint"),
+        F.when(F.col("_split_dir") == "test", F.lit(TEST)).alias("_dq_split_hint"),
         (F.col("_file_id") == "").alias("_dq_malformed"),  # a file whose name is not <id>_<rating>.txt
         F.col("_undecodable").alias("_dq_undecodable"),
     )

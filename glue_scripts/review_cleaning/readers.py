@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline_contracts import TEST
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -144,9 +145,9 @@ def _standardized(df: DataFrame, original: list[str], roles: dict[str, str | Non
     split_hint = F.lit(None).cast("string")
     if roles["split"]:
         spelled = F.lower(F.trim(col("split").cast("string")))
-        split_hint = F.when(spelled.isin(*TEST_SPLIT_SPELLINGS), F.lit("test"))
+        split_hint = F.when(spelled.isin(*TEST_SPLIT_SPELLINGS), F.lit(TEST))
     elif roles["review_id"]:
-        split_hint = F.when(col("review_id").cast("string").rlike(r"(^|/)test/"), F.lit("test"))
+        split_hint = F.when(col("review_id").cast("string").rlike(r"(^|/)test/"), F.lit(TEST))
     malformed = F.col(CORRUPT_COLUMN).isNotNull() if CORRUPT_COLUMN in original else F.lit(False)
     return df.select(
         *[F.col(f"`{c}`") for c in original],
