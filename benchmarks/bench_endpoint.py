@@ -30,7 +30,6 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from ds_on_aws.local.endpoint import http_request, start_endpoint, wait_until_healthy  # noqa: E402
 from ds_on_aws.local.evaluate import response_body  # noqa: E402
-from ds_on_aws.local.paths import ensure_runtime_paths  # noqa: E402
 from ds_on_aws.local.serving import JSON, HandlerChain  # noqa: E402
 from ds_on_aws.local.training_job import TrainingLayout, extract_tarball, run_training  # noqa: E402
 
@@ -41,7 +40,6 @@ ROUNDS = 10
 
 def load_texts(n: int, seed: int = 42) -> tuple[list[str], list[int], str]:
     """Raw review texts (the endpoint cleans them itself) with labels, and where they came from."""
-    ensure_runtime_paths()
     rng = random.Random(seed)
     if IMDB.is_file():
         import pandas as pd
@@ -61,7 +59,6 @@ def load_texts(n: int, seed: int = 42) -> tuple[list[str], list[int], str]:
 
 def train_small_model(work: Path) -> tuple[Path, Path]:
     """Train the default model on a 3,000-review sample, exactly as ``ds-on-aws run`` launches it."""
-    ensure_runtime_paths()
     import review_text
 
     texts, labels, _ = load_texts(3000, seed=7)

@@ -32,12 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "common"), str(ROOT / "glue_scripts")]
+import pandas as pd
+import review_text
+from peak_memory import peak_rss_kib
 
-import pandas as pd  # noqa: E402
-import review_text  # noqa: E402
-from peak_memory import peak_rss_kib  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PARTS = 8
 JSON_CHUNK = 20_000
@@ -132,9 +131,9 @@ def run_pandas_isolated(folder: Path, out: Path) -> dict:
 
 
 def spark_clean(spark, folder: Path, out: Path) -> dict:
-    import clean_reviews
+    import review_cleaning
 
-    report = clean_reviews.run_job(spark, {"input_uri": str(folder), "curated_uri": str(out), "run_id": "bench"})
+    report = review_cleaning.run_job(spark, {"input_uri": str(folder), "curated_uri": str(out), "run_id": "bench"})
     return {"read": report["counts"]["read"], "kept": report["counts"]["kept"],
             "duplicates": report["counts"]["duplicates_collapsed"]}
 
@@ -152,9 +151,9 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     source = pd.read_csv(source_file, dtype=str, keep_default_na=False)
 
-    import clean_reviews
+    import review_cleaning
 
-    spark = clean_reviews.local_spark("bench_glue")
+    spark = review_cleaning.local_spark("bench_glue")
     spark.sparkContext.setLogLevel("ERROR")
     results = []
     work = Path(tempfile.mkdtemp(prefix="bench_glue_"))

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "common"), str(ROOT / "training")]
+sys.path[:0] = [str(ROOT / "training")]  # the training modules run top-level (SageMaker's /opt/ml/code)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -1,6 +1,6 @@
 """``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``).
 
-Exit codes (stable, for scripts and CI): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
+Exit codes (stable, for scripts and CI; ``pipeline_contracts``): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
 refused, 4 model-quality gate refused, 5 endpoint or smoke test failed.
 """
 
@@ -11,6 +11,8 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+
+from pipeline_contracts import EXIT_CODE_MEANINGS
 
 from ds_on_aws.local.errors import EXIT_UNEXPECTED, EXIT_USAGE, RunnerError, UsageError
 
@@ -62,8 +64,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ds-on-aws", description=__doc__.split("\n")[0],
                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog="exit codes: 0 ok, 1 unexpected error, 2 bad usage/input, 3 data-quality gate refused, "
-                            "4 model-quality gate refused, 5 endpoint or smoke test failed")
+                     epilog="exit codes: " + ", ".join(f"{code} {meaning}" for code, meaning in EXIT_CODE_MEANINGS.items()))
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run the whole pipeline offline (clean, gates, train, endpoint, report)")

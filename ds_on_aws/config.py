@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pipeline_contracts import DATA_QUALITY_DEFAULTS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 CONTEXT_KEY = "ds-on-aws"
@@ -81,16 +83,16 @@ class GlueConfig:
 
 @dataclass(frozen=True)
 class DataQualityConfig:
-    """Thresholds of the data-quality gate (passed to the Glue job as arguments)."""
+    """Thresholds of the data-quality gate (passed to the Glue job as arguments); defaults from pipeline_contracts."""
 
-    min_rows: int = 1000
-    max_quarantine_share: float = 0.05
-    min_class_share: float = 0.35
-    max_duplicate_share: float = 0.05
-    min_text_chars: int = 10
-    max_text_chars: int = 50000
-    validation_share: float = 0.1
-    seed: int = 42
+    min_rows: int = DATA_QUALITY_DEFAULTS["min_rows"]
+    max_quarantine_share: float = DATA_QUALITY_DEFAULTS["max_quarantine_share"]
+    min_class_share: float = DATA_QUALITY_DEFAULTS["min_class_share"]
+    max_duplicate_share: float = DATA_QUALITY_DEFAULTS["max_duplicate_share"]
+    min_text_chars: int = DATA_QUALITY_DEFAULTS["min_text_chars"]
+    max_text_chars: int = DATA_QUALITY_DEFAULTS["max_text_chars"]
+    validation_share: float = DATA_QUALITY_DEFAULTS["validation_share"]
+    seed: int = DATA_QUALITY_DEFAULTS["seed"]
 
     def as_job_arguments(self) -> dict[str, str]:
         """The thresholds as Glue job arguments (``--min_rows`` ...): strings, as Glue passes them.

@@ -1,26 +1,39 @@
-"""Deterministic packaging of the SageMaker training/inference code (``sourcedir.tar.gz``).
+"""Deterministic packaging of the code the cloud runs: ``sourcedir.tar.gz`` (SageMaker) and the Glue job's zip.
 
 SageMaker script mode wants a gzipped tarball of the code; CDK directory assets are zips, so the CDK app builds
 this file at synth time and ships it as a file asset, and the offline runner builds the very same bytes. The
-tarball holds every ``*.py`` of ``training/`` at its root plus ``common/review_text.py`` (the one text
-normalization shared with the Glue job). Byte-for-byte reproducible: sorted entries, fixed mtimes, owners and
-modes, gzip header without a timestamp, so an unchanged code tree never produces a new asset hash.
+tarball holds every ``*.py`` of ``training/`` at its root plus the shared modules of ``common/``
+(``review_text.py``, the one text normalization shared with the Glue job, and ``pipeline_contracts.py``).
 
-It deliberately never ships a ``requirements.txt``: the container would pip-install it at start, which fails
-under network isolation.
+The Glue job's package ``review_cleaning`` goes to Glue as a zip in ``--extra-py-files`` (:func:`build_glue_package`),
+built at synth time the same way.
+
+Both are byte-for-byte reproducible: sorted entries, fixed mtimes, owners and modes, no timestamp in the gzip
+header, so an unchanged code tree never produces a new asset hash.
+
+The tarball deliberately never ships a ``requirements.txt``: the container would pip-install it at start, which
+fails under network isolation.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ds_on_aws.config import PROJECT_ROOT
 
 TRAINING_DIR = PROJECT_ROOT / "training"
-SHARED_MODULES = (PROJECT_ROOT / "common" / "review_text.py",)
+SHARED_MODULES = (PROJECT_ROOT / "common" / "review_text.py", PROJECT_ROOT / "common" / "pipeline_contracts.py")
+GLUE_PACKAGE_DIR = PROJECT_ROOT / "glue_scripts" / "review_cleaning"
+# Zip entries cannot say 1970: 1980-01-01 is the earliest date the format stores.
+ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o644
 
 
 class PackagingError(RuntimeError):
@@ -43,16 +56,32 @@ def sourcedir_files(training_dir: Path = TRAINING_DIR) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
+def glue_package_files(package_dir: Path = GLUE_PACKAGE_DIR) -> dict[str, Path]:
+    """Map archive name -> file for the Glue job's zip: every ``*.py`` of the package, under the package's name."""
+    if not (package_dir / "__init__.py").is_file():
+        raise PackagingError(f"Glue job package not found (no __init__.py): {package_dir}")
+    files = {
+        f"{package_dir.name}/{path.relative_to(package_dir).as_posix()}": path
+        for path in package_dir.rglob("*.py")
+        if "__pycache__" not in path.relative_to(package_dir).parts
+    }
+    return dict(sorted(files.items()))
+
+
+def _entries(files: Mapping[str, Path]) -> list[tuple[str, bytes]]:
+    """(archive name, content) in name order: what both archive formats write, and all they take from the files."""
+    return [(name, files[name].read_bytes()) for name in sorted(files)]
+
+
 def build_sourcedir_tarball(destination: Path, training_dir: Path = TRAINING_DIR) -> Path:
     """Write ``sourcedir.tar.gz`` to ``destination`` (a file path) and return it."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, path in sourcedir_files(training_dir).items():
-            data = path.read_bytes()
+        for name, data in _entries(sourcedir_files(training_dir)):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mtime = 0
-            info.mode = 0o644
+            info.mode = FILE_MODE
             info.uid = info.gid = 0
             info.uname = info.gname = "root"
             tar.addfile(info, io.BytesIO(data))
@@ -61,3 +90,37 @@ def build_sourcedir_tarball(destination: Path, training_dir: Path = TRAINING_DIR
     with open(destination, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
         gz.write(buffer.getvalue())
     return destination
+
+
+def build_glue_package_zip(destination: Path, package_dir: Path = GLUE_PACKAGE_DIR) -> Path:
+    """Write the Glue job's package as a zip (``review_cleaning/...`` at its root) to ``destination``; return it."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(destination, "w") as archive:
+        for name, data in _entries(glue_package_files(package_dir)):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, wherever it is built, so the mode below means the same everywhere
+            info.external_attr = (0o100000 | FILE_MODE) << 16
+            archive.writestr(info, data, compresslevel=9)
+    return destination
+
+
+def build_atomically(builder: Callable[[Path], Path], destination: Path) -> Path:
+    """Build into a temporary file beside ``destination``, then rename (parallel synths in tests may race)."""
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{destination.name}-", dir=destination.parent)
+    os.close(fd)
+    try:
+        builder(Path(tmp))
+        os.replace(tmp, destination)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return destination
+
+
+def build_glue_package(destination_dir: Path) -> Path:
+    """``<destination_dir>/review_cleaning.zip``, built atomically; the bytes depend only on the package's code."""
+    return build_atomically(build_glue_package_zip, Path(destination_dir) / f"{GLUE_PACKAGE_DIR.name}.zip")

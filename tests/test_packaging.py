@@ -1,11 +1,20 @@
-"""sourcedir.tar.gz: reproducible bytes and exactly the files SageMaker needs."""
+"""sourcedir.tar.gz and the Glue job's zip: reproducible bytes and exactly the files SageMaker and Glue need."""
 
 import hashlib
 import tarfile
+import zipfile
 
 import pytest
 
-from ds_on_aws.packaging import PackagingError, build_sourcedir_tarball, sourcedir_files
+from ds_on_aws.packaging import (
+    GLUE_PACKAGE_DIR,
+    PackagingError,
+    build_glue_package,
+    build_glue_package_zip,
+    build_sourcedir_tarball,
+    glue_package_files,
+    sourcedir_files,
+)
 
 
 def _fake_training(tmp_path):
@@ -31,7 +40,7 @@ def test_tarball_holds_the_code_and_the_shared_module_at_its_root(tmp_path):
     with tarfile.open(path) as tar:
         names = tar.getnames()
         assert names == sorted(names)
-        assert set(names) == {"inference.py", "review_text.py", "train.py"}
+        assert set(names) == {"inference.py", "pipeline_contracts.py", "review_text.py", "train.py"}
         assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
 
 
@@ -49,3 +58,45 @@ def test_a_training_module_may_not_shadow_the_shared_one(tmp_path):
     (code / "review_text.py").write_text("# a drifting copy")
     with pytest.raises(PackagingError, match="shadow"):
         sourcedir_files(code)
+
+
+def _fake_package(tmp_path):
+    package = tmp_path / "review_cleaning"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("from review_cleaning.job import main\n")
+    (package / "job.py").write_text("def main():\n    return 0\n")
+    (package / "__pycache__" / "job.cpython-311.pyc").write_bytes(b"not shipped")
+    (package / "notes.txt").write_text("not shipped")
+    return package
+
+
+def test_glue_zip_is_byte_for_byte_reproducible(tmp_path):
+    package = _fake_package(tmp_path)
+    first = build_glue_package_zip(tmp_path / "a" / "review_cleaning.zip", package)
+    (package / "job.py").touch()  # a new mtime must not change the bytes
+    second = build_glue_package_zip(tmp_path / "b" / "review_cleaning.zip", package)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_glue_zip_holds_the_package_under_its_name(tmp_path):
+    path = build_glue_package_zip(tmp_path / "review_cleaning.zip", _fake_package(tmp_path))
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        assert names == ["review_cleaning/__init__.py", "review_cleaning/job.py"]
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o100644
+                   for i in archive.infolist())
+        assert archive.read("review_cleaning/job.py") == b"def main():\n    return 0\n"
+
+
+def test_the_real_glue_package_is_every_module_of_review_cleaning(tmp_path):
+    names = set(glue_package_files())
+    assert names == {f"review_cleaning/{p.name}" for p in GLUE_PACKAGE_DIR.glob("*.py")}
+    assert {"review_cleaning/__init__.py", "review_cleaning/job.py"} <= names
+    built = build_glue_package(tmp_path)
+    assert built == tmp_path / "review_cleaning.zip" and build_glue_package(tmp_path).read_bytes() == built.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["review_cleaning.zip"]  # no temporary file left behind
+
+
+def test_a_folder_without_init_is_not_a_glue_package(tmp_path):
+    with pytest.raises(PackagingError, match="no __init__.py"):
+        glue_package_files(tmp_path)

@@ -1,6 +1,6 @@
 """Stage 1, acquire data: resolve what the Glue job reads, from a user file, a local IMDb copy or a download.
 
-The job itself reads CSV, JSON lines, Parquet and aclImdb folders (``glue_scripts/clean_reviews.py``); this stage
+The job itself reads CSV, JSON lines, Parquet and aclImdb folders (``review_cleaning.readers``); this stage
 only turns what the user named into a path the job can read: tarballs are extracted safely into the run folder,
 ``--sample N`` writes a deterministic stratified sample, and with no input at all the official IMDb tarball is
 downloaded once (progress bar, sha256 verified, atomic move into the cache).
@@ -21,8 +21,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import review_text
+
 from ds_on_aws.local.errors import UsageError
-from ds_on_aws.local.paths import ensure_runtime_paths
 
 IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 # sha256 of aclImdb_v1.tar.gz (84,125,825 bytes) as published alongside other loaders of this file, e.g.
@@ -244,9 +245,6 @@ def _stratified_pick(keys: list, n: int, seed: int) -> list[int]:
 
 
 def _label_column(columns: list[str]) -> str | None:
-    ensure_runtime_paths()
-    import review_text
-
     lowered = {c.lower(): c for c in columns}
     for candidate in review_text.LABEL_COLUMN_CANDIDATES:
         if candidate in lowered:

@@ -1,6 +1,6 @@
-"""Stage 2, clean on local Spark: ``glue_scripts/clean_reviews.py`` in-process, with the Glue job's arguments.
+"""Stage 2, clean on local Spark: the Glue job (``review_cleaning``) in-process, with the Glue job's arguments.
 
-The job is called through its documented in-process API ``clean_reviews.run_job(spark, options)`` with exactly the
+The job is called through its documented in-process API ``review_cleaning.run_job(spark, options)`` with exactly the
 options the deployed Glue job gets (``--input_uri``, ``--curated_uri``, ``--run_id``, ``--input_format`` and the
 data-quality thresholds from ``cdk.json``); only the SparkSession differs (``local[*]`` instead of Glue's).
 In-process rather than a subprocess: one JVM start (~3 s) per runner process, reused by later runs in the same
@@ -19,8 +19,9 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipeline_contracts import report_key
+
 from ds_on_aws.local.errors import DataQualityRefused, UsageError
-from ds_on_aws.local.paths import ensure_runtime_paths
 
 JAVA_INSTALL_HINT = ("install Java 17 (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless; "
                      "macOS: brew install openjdk@17) and make sure `java -version` works or JAVA_HOME points at it")
@@ -61,14 +62,14 @@ def check_java() -> str:
 
 
 def local_spark():
-    """The local SparkSession standing in for Glue's: the job's own ``clean_reviews.local_spark`` settings (workers
+    """The local SparkSession standing in for Glue's: the job's own ``review_cleaning.local_spark`` settings (workers
     on this Python, so its pandas UDFs find pandas and pyarrow; adaptive shuffle partitions; no UI; UTC), plus:
     bound to loopback only (the driver must not listen on the machine's network interfaces) and quiet logs. An
     already running session in this process is reused.
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    clean_reviews = import_job()
-    spark = clean_reviews.local_spark(
+    review_cleaning = import_job()
+    spark = review_cleaning.local_spark(
         "ds-on-aws-local",
         extra_conf={"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"},
     )
@@ -86,27 +87,26 @@ def job_options(input_uri: str, curated_root: Path, run_id: str, input_format: s
 
 
 def report_path(curated_root: Path, run_id: str) -> Path:
-    return curated_root / "reports" / run_id / "data_quality.json"
+    return curated_root / report_key(run_id)
 
 
 def import_job():
-    """The Glue job module ``clean_reviews`` (glue_scripts/ and common/ on the path, as Glue lays them out)."""
-    ensure_runtime_paths()
+    """The Glue job's package ``review_cleaning`` (installed with the project; on Glue, its zip in --extra-py-files)."""
     try:
-        import clean_reviews
+        import review_cleaning
     except ImportError as exc:
         raise UsageError(f"the Glue job glue_scripts/clean_reviews.py cannot be imported: {exc}") from exc
-    return clean_reviews
+    return review_cleaning
 
 
 def run_cleaning(spark, options: Mapping[str, str]) -> dict:
     """Run the Glue job's logic; map its errors to the runner's (input -> exit 2, gate refusal -> exit 3)."""
-    clean_reviews = import_job()
+    review_cleaning = import_job()
     try:
-        return clean_reviews.run_job(spark, dict(options))
-    except clean_reviews.InputError as exc:
+        return review_cleaning.run_job(spark, dict(options))
+    except review_cleaning.InputError as exc:
         raise UsageError(f"unreadable input {options['input_uri']}: {exc}") from exc
-    except clean_reviews.DataQualityError as exc:
+    except review_cleaning.DataQualityError as exc:
         path = report_path(Path(options["curated_uri"]), options["run_id"])
         report = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         message = exc.args[0] if exc.args else "data-quality gate refused the data"

@@ -1,17 +1,25 @@
 """Errors of the offline runner, each carrying the exit code the command line returns for it.
 
-The codes are part of the user contract (docs/architecture.md): a script or CI job can tell from the exit
-status alone which gate refused or what kind of failure happened.
+The codes are part of the user contract (docs/architecture.md; defined in ``pipeline_contracts``, shared with the
+Glue job run locally): a script or CI job can tell from the exit status alone which gate refused or what kind of
+failure happened.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_DATA_QUALITY = 3
-EXIT_MODEL_QUALITY = 4
-EXIT_ENDPOINT = 5
+from pipeline_contracts import (
+    EXIT_DATA_QUALITY,
+    EXIT_ENDPOINT,
+    EXIT_MODEL_QUALITY,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+)
+
+__all__ = [
+    "EXIT_DATA_QUALITY", "EXIT_ENDPOINT", "EXIT_MODEL_QUALITY", "EXIT_OK", "EXIT_UNEXPECTED", "EXIT_USAGE",
+    "DataQualityRefused", "EndpointError", "ModelQualityRefused", "RunnerError", "TrainingError", "UsageError",
+]
 
 
 class RunnerError(Exception):

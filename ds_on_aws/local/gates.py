@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-GATE_METRIC = "validation:accuracy"
+from pipeline_contracts import GATE_METRIC
+
 LIVE_RECORD = "live_model.json"
 
 

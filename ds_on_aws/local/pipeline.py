@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from pipeline_contracts import REQUIRED_CHANNELS, SPLITS, VALIDATION, curated_run_key
+
 from ds_on_aws.config import PipelineConfig, load_config
 from ds_on_aws.local import acquire, cleaning, gates, report, training_job
 from ds_on_aws.local.endpoint import EndpointProcess, smoke_test, start_endpoint
@@ -111,10 +113,10 @@ def data_quality_arguments(config: PipelineConfig, overrides: dict[str, str], se
 
 def channels_of(curated_root: Path, run_id: str) -> dict[str, Path]:
     """The SageMaker channels the Glue job wrote (test only when present)."""
-    base = curated_root / "curated" / run_id
-    found = {name: base / name for name in ("train", "validation", "test")
+    base = curated_root / curated_run_key(run_id)
+    found = {name: base / name for name in SPLITS
              if (base / name).is_dir() and any((base / name).glob("part-*"))}
-    for required in ("train", "validation"):
+    for required in REQUIRED_CHANNELS:
         if required not in found:
             raise RunnerError(f"the Glue job wrote no {required} channel under {base}")
     return found
@@ -181,7 +183,7 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
             try:
                 predictions_file = run_dir / "predictions" / "validation.json"
                 predictions_file.parent.mkdir(exist_ok=True)
-                state["predictions"] = evaluate_in_child(layout.code_dir, layout.model_dir, channels["validation"],
+                state["predictions"] = evaluate_in_child(layout.code_dir, layout.model_dir, channels[VALIDATION],
                                                          predictions_file)
             except RuntimeError as exc:  # the plots are a convenience; the gate reads the training log
                 echo(f"  note: {exc}")
@@ -243,7 +245,7 @@ def _finish(run_dir: Path, summary: dict, state: dict, curated_root: Path, run_i
     with progress.stage("report"):
         summary["report"] = str(run_dir / "report.html")
         try:
-            report.write_report(run_dir, summary, state["dq_report"], curated_root / "curated" / run_id,
+            report.write_report(run_dir, summary, state["dq_report"], curated_root / curated_run_key(run_id),
                                 state["predictions"])
         except Exception as exc:  # never hide the run's own outcome behind a plotting error
             echo(f"  note: the HTML report could not be written: {exc}")

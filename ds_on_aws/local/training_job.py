@@ -29,16 +29,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline_contracts import METRIC_NAMES, SPLITS, metric_key
+
 from ds_on_aws.local.errors import EndpointError, TrainingError, UsageError
 from ds_on_aws.packaging import TRAINING_DIR, build_sourcedir_tarball
 from ds_on_aws.sagemaker_jobs import CONTAINER_ROOT, ModelSpec, TrainingJobSpec, training_job_spec
 
 ENTRY_POINT = "train.py"
 CURRENT_HOST = "algo-1"
-METRIC_SPLITS = ("train", "validation", "test")
-METRIC_NAMES = ("accuracy", "f1", "roc_auc")
+METRIC_SPLITS = SPLITS
 # Exactly the training job's metric definitions (one regex per split:metric).
-METRIC_DEFINITIONS = {f"{s}:{m}": re.compile(rf"{s}:{m}=([0-9.]+)") for s in METRIC_SPLITS for m in METRIC_NAMES}
+METRIC_DEFINITIONS = {metric_key(s, m): re.compile(rf"{metric_key(s, m)}=([0-9.]+)")
+                      for s in METRIC_SPLITS for m in METRIC_NAMES}
 
 
 def decode_hyperparameter(value: str):

@@ -20,11 +20,10 @@ from aws_cdk import Fn, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from pipeline_contracts import REVIEWS_TABLE, REVIEWS_TABLE_PREFIX, SPLITS
 
-REVIEWS_TABLE = "reviews"
-REVIEWS_PREFIX = "tables/reviews/"
-SPLITS = ("train", "validation", "test")
-# Column name -> Glue/Hive type; the Parquet schema the Glue job writes (docs/architecture.md, cleaned review record).
+REVIEWS_PREFIX = REVIEWS_TABLE_PREFIX  # tables/reviews/ (run_id=<run id>/split=<split>/ below it)
+# Column name -> Glue/Hive type; the Parquet schema the Glue job writes (docs/architecture.md, cleaned review record; review_cleaning.writers).
 REVIEW_COLUMNS = (("review_id", "string"), ("text", "string"), ("label", "int"), ("rating", "int"))
 PARTITION_KEYS = (("run_id", "string"), ("split", "string"))
 

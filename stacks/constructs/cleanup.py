@@ -25,11 +25,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
+from pipeline_contracts import STACK_TAG_KEY
 
 from stacks.nag import acknowledge
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "cleanup_runtime"
-STACK_TAG_KEY = "ds-on-aws:stack"  # the same key as cleanup_runtime/index.py and the state machine's tags
+# STACK_TAG_KEY (pipeline_contracts) is the key the state machine tags with; cleanup_runtime/index.py, the
+# Lambda's own code, holds a copy (a test keeps the two equal).
 RESOURCE_TYPE = "Custom::TeardownSageMakerResources"
 LAMBDA_TIMEOUT = Duration.minutes(15)
 # SageMaker resource kinds the teardown handles, as they appear in ARNs.

@@ -1,4 +1,9 @@
-"""The Glue cleaning job (``glue_scripts/clean_reviews.py``) with its role and security configuration.
+"""The Glue cleaning job (``glue_scripts/clean_reviews.py`` + the ``review_cleaning`` package) with its role and security
+configuration.
+
+Code: the entry script, and as ``--extra-py-files`` the package as a zip built deterministically at synth time
+(``ds_on_aws.packaging.build_glue_package``, so its asset hash changes only when the code does) and the two shared
+modules ``review_text.py`` and ``pipeline_contracts.py``.
 
 Per-run arguments (``--input_uri``, ``--run_id``) come from the state machine; everything else is a default argument
 here: the curated bucket root and the data-quality thresholds of ``cdk.json`` (``DataQualityConfig``), so the gate
@@ -14,13 +19,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
+from pipeline_contracts import CURATED_OUTPUT_PREFIXES
 
 from ds_on_aws.config import PROJECT_ROOT, DataQualityConfig, GlueConfig
+from ds_on_aws.packaging import build_glue_package
 
 GLUE_SCRIPT = PROJECT_ROOT / "glue_scripts" / "clean_reviews.py"
-SHARED_MODULE = PROJECT_ROOT / "common" / "review_text.py"
-# Prefixes of the curated bucket the job writes (docs/architecture.md "Storage" and the Glue contract).
-CURATED_OUTPUT_PREFIXES = ("curated/", "tables/", "quarantine/", "reports/")
+SHARED_MODULES = (PROJECT_ROOT / "common" / "review_text.py", PROJECT_ROOT / "common" / "pipeline_contracts.py")
+GLUE_PACKAGE_BUILD_DIR = PROJECT_ROOT / ".cache" / "glue"
 GLUE_VERSIONS = {"5.0": glue.GlueVersion.V5_0, "5.1": glue.GlueVersion.V5_1, "6.0": glue.GlueVersion.V6_0}
 WORKER_TYPES = {
     "G.025X": glue.WorkerType.G_025X,
@@ -76,11 +82,14 @@ class CleaningJob(Construct):
         project_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        # The script and the shared module as file assets, referenced with Code.from_bucket: the same upload
-        # Code.from_asset does, but the role gets s3:GetObject on exactly these two objects instead of the L2's
-        # s3:GetObject*/GetBucket*/List* on the whole CDK assets bucket.
+        # The script, the shared modules and the package zip as file assets, referenced with Code.from_bucket: the
+        # same upload Code.from_asset does, but the role gets s3:GetObject on exactly these objects instead of the
+        # L2's s3:GetObject*/GetBucket*/List* on the whole CDK assets bucket.
         self.script = s3_assets.Asset(self, "Script", path=str(GLUE_SCRIPT))
-        self.shared_module = s3_assets.Asset(self, "SharedModule", path=str(SHARED_MODULE))
+        self.shared_module = s3_assets.Asset(self, "SharedModule", path=str(SHARED_MODULES[0]))
+        self.contracts_module = s3_assets.Asset(self, "ContractsModule", path=str(SHARED_MODULES[1]))
+        self.package = s3_assets.Asset(self, "Package", path=str(build_glue_package(GLUE_PACKAGE_BUILD_DIR)))
+        self.python_files = (self.shared_module, self.contracts_module, self.package)
         self.role = self._role(key, raw_bucket, raw_prefix, curated_bucket)
         self.security_configuration = glue.SecurityConfiguration(
             self,
@@ -96,7 +105,7 @@ class CleaningJob(Construct):
             description="Cleans raw reviews into curated train/validation/test splits behind a data-quality gate",
             glue_version=glue_version(config.glue_version),
             script=glue.Code.from_bucket(self.script.bucket, self.script.s3_object_key),
-            extra_python_files=[glue.Code.from_bucket(self.shared_module.bucket, self.shared_module.s3_object_key)],
+            extra_python_files=[glue.Code.from_bucket(asset.bucket, asset.s3_object_key) for asset in self.python_files],
             role=self.role.without_policy_updates(),
             worker_configuration=glue.WorkerConfiguration(
                 worker_type=worker_type(config.worker_type), number_of_workers=config.number_of_workers
@@ -154,7 +163,7 @@ class CleaningJob(Construct):
                 sid="ReadCode",
                 actions=["s3:GetObject"],
                 resources=[
-                    asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.script, self.shared_module)
+                    asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.script, *self.python_files)
                 ],
             )
         )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-import clean_reviews as job
 import pytest
+import review_cleaning as job
 import review_text
 
 pytestmark = pytest.mark.spark

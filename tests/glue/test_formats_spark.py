@@ -6,10 +6,10 @@ import gzip
 import json
 from pathlib import Path
 
-import clean_reviews as job
 import pandas as pd
 import pytest
-from clean_reviews import InputError
+import review_cleaning as job
+from review_cleaning import InputError
 
 pytestmark = pytest.mark.spark
 

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import clean_reviews as job
 import pandas as pd
 import pytest
+import review_cleaning as job
 
 pytestmark = pytest.mark.spark
 

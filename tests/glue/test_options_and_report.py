@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import fields
 
-import clean_reviews as job
 import pytest
-from clean_reviews import InputError
+import review_cleaning as job
+from review_cleaning import InputError
 
 from ds_on_aws.config import DataQualityConfig
 

@@ -6,9 +6,9 @@ import gzip
 import json
 from pathlib import Path
 
-import clean_reviews as job
 import pandas as pd
 import pytest
+import review_cleaning as job
 import review_text
 
 pytestmark = [pytest.mark.spark, pytest.mark.realdata, pytest.mark.slow]

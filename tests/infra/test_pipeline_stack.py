@@ -719,6 +719,20 @@ def test_glue_job_configuration(pipeline):
     }
 
 
+def test_glue_job_code_is_the_entry_script_the_shared_modules_and_the_package_zip(pipeline):
+    (job,) = resources_of(pipeline, "AWS::Glue::Job").values()
+    script = json.dumps(job["Properties"]["Command"]["ScriptLocation"])
+    extra = json.dumps(job["Properties"]["DefaultArguments"]["--extra-py-files"])
+    objects = re.findall(r"/([0-9a-f]{64}\.(?:py|zip))", extra)
+    assert len(objects) == 3 and [o.rsplit(".", 1)[1] for o in objects] == ["py", "py", "zip"]
+    assert extra.count(",s3://") == 2  # one comma-separated list, as --extra-py-files takes it
+    (script_object,) = re.findall(r"/([0-9a-f]{64}\.py)", script)
+    statements = {s["Sid"]: s for s in statements_of(pipeline, "Cleaning/Role")}
+    assert statements["ReadCode"]["Action"] == "s3:GetObject"
+    readable = re.findall(r"/([0-9a-f]{64}\.(?:py|zip))", json.dumps(statements["ReadCode"]["Resource"]))
+    assert sorted(readable) == sorted([script_object, *objects])  # exactly these objects, nothing else
+
+
 def test_glue_task_passes_the_run_arguments(definition):
     clean = definition["States"]["Clean reviews"]
     assert clean["Resource"].endswith(":glue:startJobRun.sync")

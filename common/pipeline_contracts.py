@@ -1,0 +1,123 @@
+"""The contracts the pipeline's parts share: S3 layout, split and metric names, tag key, exit codes, DQ defaults.
+
+One small module, standard library only, installed as a top-level module like ``review_text`` and shipped beside it
+wherever the code runs: the CDK stacks and the offline runner import it from the project, the Glue job gets it
+through ``--extra-py-files`` and training through the root of ``sourcedir.tar.gz``. A value written here is the
+value everywhere; ``cdk.json`` (``ds-on-aws.data_quality``) stays the place a user overrides the thresholds.
+
+Layout of the curated bucket (or of ``--curated_uri`` offline), one set of prefixes per run::
+
+    curated/<run_id>/<split>/                       training channels (JSON Lines, gzip)
+    tables/reviews/run_id=<run_id>/split=<split>/   Parquet copy behind the catalog table ``reviews``
+    quarantine/<run_id>/                            rejected rows with their reason
+    reports/<run_id>/data_quality.json              the data-quality report and gate
+    reports/<run_id>/duplicates/                    which review was collapsed into which
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+# --- splits and metrics ----------------------------------------------------------------------------------------
+
+SPLITS = ("train", "validation", "test")
+TRAIN, VALIDATION, TEST = SPLITS
+REQUIRED_CHANNELS = (TRAIN, VALIDATION)  # test is written only when the input marks rows as test
+
+METRIC_NAMES = ("accuracy", "f1", "roc_auc")  # printed by training as "<split>:<metric>=<value>"
+GATE_METRIC = f"{VALIDATION}:accuracy"  # what the model-quality gate compares
+
+
+def metric_key(split: str, metric: str) -> str:
+    """The name a metric has in the training log and in SageMaker (``validation:accuracy``)."""
+    return f"{split}:{metric}"
+
+
+# --- S3 layout of the curated data -------------------------------------------------------------------------------
+
+CURATED_PREFIX = "curated/"
+TABLES_PREFIX = "tables/"
+QUARANTINE_PREFIX = "quarantine/"
+REPORTS_PREFIX = "reports/"
+CURATED_OUTPUT_PREFIXES = (CURATED_PREFIX, TABLES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX)  # what the job writes
+REVIEWS_TABLE = "reviews"
+REVIEWS_TABLE_PREFIX = f"{TABLES_PREFIX}{REVIEWS_TABLE}/"
+DATA_QUALITY_REPORT = "data_quality.json"
+DUPLICATES_FOLDER = "duplicates"
+
+
+def curated_run_key(run_id: str) -> str:
+    """``curated/<run_id>``: the parent of the run's channels."""
+    return f"{CURATED_PREFIX}{run_id}"
+
+
+def curated_split_key(run_id: str, split: str) -> str:
+    """``curated/<run_id>/<split>``: one training channel."""
+    return f"{curated_run_key(run_id)}/{split}"
+
+
+def table_run_key(run_id: str) -> str:
+    """``tables/reviews/run_id=<run_id>``: the run's table partitions (``split=<split>/`` below it)."""
+    return f"{REVIEWS_TABLE_PREFIX}run_id={run_id}"
+
+
+def quarantine_key(run_id: str) -> str:
+    return f"{QUARANTINE_PREFIX}{run_id}"
+
+
+def duplicates_key(run_id: str) -> str:
+    return f"{REPORTS_PREFIX}{run_id}/{DUPLICATES_FOLDER}"
+
+
+def report_key(run_id: str) -> str:
+    """``reports/<run_id>/data_quality.json``."""
+    return f"{REPORTS_PREFIX}{run_id}/{DATA_QUALITY_REPORT}"
+
+
+def run_outputs(curated_root: str, run_id: str) -> dict[str, str]:
+    """Every output location of one run under ``curated_root`` (an s3:// URI or a local folder)."""
+    base = curated_root.rstrip("/")
+    return {
+        "curated": f"{base}/{curated_run_key(run_id)}",
+        "table": f"{base}/{table_run_key(run_id)}",
+        "quarantine": f"{base}/{quarantine_key(run_id)}",
+        "duplicates": f"{base}/{duplicates_key(run_id)}",
+        "report": f"{base}/{report_key(run_id)}",
+    }
+
+
+# --- tags --------------------------------------------------------------------------------------------------------
+
+STACK_TAG_KEY = "ds-on-aws:stack"  # on every SageMaker resource a run creates; the teardown deletes by it
+
+# --- exit codes of the Glue job run locally and of the offline runner ---------------------------------------------
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2  # bad usage or unreadable input
+EXIT_DATA_QUALITY = 3
+EXIT_MODEL_QUALITY = 4
+EXIT_ENDPOINT = 5
+EXIT_CODE_MEANINGS = MappingProxyType({
+    EXIT_OK: "ok",
+    EXIT_UNEXPECTED: "unexpected error",
+    EXIT_USAGE: "bad usage/input",
+    EXIT_DATA_QUALITY: "data-quality gate refused",
+    EXIT_MODEL_QUALITY: "model-quality gate refused",
+    EXIT_ENDPOINT: "endpoint or smoke test failed",
+})
+
+# --- data-quality gate ---------------------------------------------------------------------------------------------
+
+# The default thresholds (and split settings) of the data-quality gate, typed: an int default means an integer
+# argument. ds_on_aws.config.DataQualityConfig takes its defaults from here, the Glue job too.
+DATA_QUALITY_DEFAULTS = MappingProxyType({
+    "min_rows": 1000,
+    "max_quarantine_share": 0.05,
+    "min_class_share": 0.35,
+    "max_duplicate_share": 0.05,
+    "min_text_chars": 10,
+    "max_text_chars": 50000,
+    "validation_share": 0.1,
+    "seed": 42,
+})

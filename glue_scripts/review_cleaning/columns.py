@@ -1,0 +1,34 @@
+"""Column roles: which input column holds the text, label, rating, key, movie url and split, and the internal columns.
+
+Text and label spellings come from review_text (shared with training); the others are the job's. Every reader
+returns the original columns plus the INTERNAL ``_dq_*`` columns, whatever the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import review_text
+
+RATING_COLUMN_CANDIDATES = ("rating", "stars", "star_rating", "score")
+KEY_COLUMN_CANDIDATES = ("review_id", "file", "id")  # first one that is present, complete and unique
+URL_COLUMN_CANDIDATES = ("url", "movie_url", "movie_id", "title_id", "product_id", "item_id")
+SPLIT_COLUMN_CANDIDATES = ("split", "subset", "fold")
+TEST_SPLIT_SPELLINGS = ("test", "testing", "holdout", "heldout", "eval")
+CORRUPT_COLUMN = "_corrupt_record"
+TEXT_COLUMN_CANDIDATES = review_text.TEXT_COLUMN_CANDIDATES
+LABEL_COLUMN_CANDIDATES = review_text.LABEL_COLUMN_CANDIDATES
+
+INTERNAL = ("_dq_text_raw", "_dq_label_raw", "_dq_rating_raw", "_dq_key", "_dq_url", "_dq_split_hint",
+            "_dq_malformed", "_dq_undecodable")
+
+
+def find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
+    """The first candidate present in ``columns`` (case-, space- and BOM-insensitive); the column's real name."""
+    by_key = {}
+    for name in columns:
+        by_key.setdefault(name.replace("\ufeff", "").strip().lower(), name)
+    for candidate in candidates:
+        if candidate in by_key:
+            return by_key[candidate]
+    return None

@@ -1,0 +1,98 @@
+"""The job: clean, split, write and gate one run (:func:`run_job`), and the two edges that start it (:func:`main`).
+
+``glue_scripts/clean_reviews.py`` calls :func:`main`: on Glue when ``--JOB_NAME`` is among the arguments (Glue
+always passes it), else as a local run with a local SparkSession and exit codes instead of tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
+
+from review_cleaning.classification import prepare
+from review_cleaning.errors import EXIT_DATA_QUALITY, EXIT_INPUT_ERROR, DataQualityError, InputError
+from review_cleaning.filesystem import write_text
+from review_cleaning.measure import measure
+from review_cleaning.options import OPTIONAL_OPTIONS, REQUIRED_OPTIONS, parse_options
+from review_cleaning.readers import read_input
+from review_cleaning.report import build_report, failure_message
+from review_cleaning.session import local_spark
+from review_cleaning.writers import output_uris, write_outputs
+
+PROG = "clean_reviews.py"
+DESCRIPTION = ("Glue job ``clean_reviews``: raw review exports -> clean, de-duplicated, split training data + a "
+               "data-quality gate.")
+
+
+def run_job(spark: SparkSession, options: Mapping[str, str]) -> dict[str, Any]:
+    """Clean, split, write and gate one run. Returns the report; raises DataQualityError after writing it."""
+    opts = parse_options(options)
+    raw = read_input(spark, opts.input_uri, opts.input_format)
+    uris = output_uris(opts.curated_uri, opts.run_id)
+    prepared = prepare(raw, opts).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        figures = measure(prepared)
+        report = build_report(figures, raw, opts, uris)
+        write_outputs(spark, prepared, raw, report, uris)
+        write_text(spark, uris["report"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    finally:
+        prepared.unpersist()
+        raw.df.unpersist()
+    if not report["passed"]:
+        raise DataQualityError(failure_message(report), report)
+    return report
+
+
+def _parse_local_args(argv: Sequence[str]) -> dict[str, str]:
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    for name in REQUIRED_OPTIONS:
+        parser.add_argument(f"--{name}", required=True)
+    for name in OPTIONAL_OPTIONS:
+        parser.add_argument(f"--{name}")
+    args = vars(parser.parse_args(argv))
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def _run_in_glue(argv: Sequence[str]) -> None:
+    """The Glue edge: resolve arguments, start the Glue job, run, commit. Errors propagate so the job run fails
+    with the one-line message as its ErrorMessage (which Step Functions passes on as the cause)."""
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    wanted = ["JOB_NAME", *REQUIRED_OPTIONS] + [o for o in OPTIONAL_OPTIONS if f"--{o}" in argv]
+    args = getResolvedOptions(list(argv), wanted)
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    report = run_job(glue_context.spark_session, {k: v for k, v in args.items() if k in wanted and k != "JOB_NAME"})
+    print(json.dumps({"run_id": report["run_id"], "passed": report["passed"], "counts": report["counts"]}))
+    job.commit()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Glue when ``--JOB_NAME`` is among the arguments (Glue always passes it), else a local run."""
+    argv = list(sys.argv if argv is None else argv)
+    if "--JOB_NAME" in argv:
+        _run_in_glue(argv)
+        return 0
+    options = _parse_local_args(argv[1:])
+    try:
+        spark = local_spark()
+        report = run_job(spark, options)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except DataQualityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA_QUALITY
+    print(json.dumps({"run_id": report["run_id"], "passed": report["passed"], "counts": report["counts"],
+                      "splits": report["splits"], "report": report["outputs"]["report"]}, indent=2))
+    return 0

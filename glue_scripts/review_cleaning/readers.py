@@ -1,0 +1,178 @@
+"""Reading: one standardized frame whatever the format (CSV, JSON Lines, Parquet, the aclImdb tree; plain or gzip).
+
+:func:`read_input` detects the format, finds the text/label/rating/id/url/split columns by their common spellings
+and returns the original columns plus the INTERNAL ``_dq_*`` columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline_contracts import TEST
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from review_cleaning.aclimdb import find_aclimdb_root, read_aclimdb
+from review_cleaning.columns import (
+    CORRUPT_COLUMN,
+    KEY_COLUMN_CANDIDATES,
+    LABEL_COLUMN_CANDIDATES,
+    RATING_COLUMN_CANDIDATES,
+    SPLIT_COLUMN_CANDIDATES,
+    TEST_SPLIT_SPELLINGS,
+    TEXT_COLUMN_CANDIDATES,
+    URL_COLUMN_CANDIDATES,
+    find_column,
+)
+from review_cleaning.errors import InputError
+from review_cleaning.filesystem import dir_exists, first_line, list_input
+from review_cleaning.formats import detect_format, files_of_format
+
+
+@dataclass
+class RawInput:
+    """The standardized frame (original columns + INTERNAL columns) and what was found about the input."""
+
+    df: DataFrame
+    input_format: str
+    original_columns: list[str]
+    roles: dict[str, str | None]
+    files: list[str] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)
+
+
+def read_input(spark: SparkSession, uri: str, input_format: str = "auto") -> RawInput:
+    """Read ``uri`` (a file or a folder; local path or s3://) into the standardized frame."""
+    fmt = input_format
+    root = None
+    if fmt in ("auto", "aclimdb") and dir_exists(spark, uri):
+        root = find_aclimdb_root(spark, uri)  # checked first: a whole tree is not worth listing file by file
+        if root is not None:
+            fmt = "aclimdb"
+    if fmt == "aclimdb" and root is None:
+        raise InputError(f"--input_format aclimdb: no {{train,test}}/{{pos,neg}} folders under {uri}")
+    files: list[str] = []
+    ignored: list[str] = []
+    if fmt != "aclimdb":
+        _, listed = list_input(spark, uri)
+        if fmt == "auto":
+            fmt, files, ignored = detect_format(listed)
+        else:
+            files, ignored = files_of_format(listed, fmt)
+            if not files:
+                raise InputError(f"--input_format {fmt}: no matching files under {uri}")
+    try:
+        if fmt == "aclimdb":
+            std, original, roles, files = read_aclimdb(spark, root)
+        elif fmt == "csv":
+            std, original, roles = standardize_table(spark, _read_csv(spark, files), fmt)
+        elif fmt == "jsonl":
+            std, original, roles = standardize_table(spark, _read_jsonl(spark, files), fmt)
+        else:
+            std, original, roles = standardize_table(spark, spark.read.parquet(*files), fmt)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"cannot read {uri} as {fmt}: {first_line(exc)}") from None
+    return RawInput(std, fmt, original, roles, files, ignored)
+
+
+def _read_csv(spark: SparkSession, files: list[str]) -> DataFrame:
+    reader = (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+              .option("encoding", "UTF-8"))
+    columns = reader.csv(files).columns
+    if CORRUPT_COLUMN in columns:
+        raise InputError(f"the CSV header has a column named {CORRUPT_COLUMN}, which the job reserves")
+    schema = T.StructType([T.StructField(c, T.StringType()) for c in columns]
+                          + [T.StructField(CORRUPT_COLUMN, T.StringType())])
+    return (reader.schema(schema).option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
+            .csv(files))
+
+
+def _read_jsonl(spark: SparkSession, files: list[str]) -> DataFrame:
+    # primitivesAsString keeps every value as written (1, 1.0, true) and avoids type conflicts between rows.
+    return (spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
+            .option("primitivesAsString", True).option("encoding", "UTF-8").json(files))
+
+
+def table_roles(data_columns: list[str]) -> dict[str, str | None]:
+    """The column of each role (review_id aside, which needs the data); no text or label column is an error."""
+    roles = {
+        "text": find_column(data_columns, TEXT_COLUMN_CANDIDATES),
+        "label": find_column(data_columns, LABEL_COLUMN_CANDIDATES),
+        "rating": find_column(data_columns, RATING_COLUMN_CANDIDATES),
+        "url": find_column(data_columns, URL_COLUMN_CANDIDATES),
+        "split": find_column(data_columns, SPLIT_COLUMN_CANDIDATES),
+    }
+    if roles["text"] is None:
+        raise InputError(f"no text column: looked for {list(TEXT_COLUMN_CANDIDATES)} "
+                         f"(any case); columns found: {data_columns}")
+    if roles["label"] is None:
+        raise InputError(f"no label column: looked for {list(LABEL_COLUMN_CANDIDATES)} "
+                         f"(any case); columns found: {data_columns}. Unlabeled data cannot train the model.")
+    return roles
+
+
+def standardize_table(spark: SparkSession, df: DataFrame, fmt: str) -> tuple[DataFrame, list[str], dict]:
+    """Map a tabular frame's columns to the INTERNAL roles; an input without text or label column is an error."""
+    original = [c for c in df.columns]
+    data_columns = [c for c in original if c != CORRUPT_COLUMN]
+    if not data_columns:
+        raise InputError(f"no {fmt} record could be parsed: every row is malformed")
+    roles = table_roles(data_columns)
+    text_type = df.schema[roles["text"]].dataType
+    if not isinstance(text_type, T.StringType):
+        raise InputError(f"text column {roles['text']!r} holds {text_type.simpleString()}, not text")
+    # A gzip file is one partition: spread the rows over the cores before the (CPU-bound) cleaning. Caching
+    # also lets Spark query the corrupt-record column alone.
+    parallelism = spark.sparkContext.defaultParallelism
+    if df.rdd.getNumPartitions() < parallelism:
+        df = df.repartition(parallelism * 2)
+    df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    roles["review_id"] = _unique_key_column(df, data_columns)
+    return _standardized(df, original, roles), original, roles
+
+
+def _standardized(df: DataFrame, original: list[str], roles: dict[str, str | None]) -> DataFrame:
+    """The original columns plus the INTERNAL columns, taken from the role columns (null where a role is absent)."""
+
+    def col(role: str) -> Column:
+        return F.col(f"`{roles[role]}`") if roles.get(role) else F.lit(None)
+
+    text = F.col(f"`{roles['text']}`")
+    split_hint = F.lit(None).cast("string")
+    if roles["split"]:
+        spelled = F.lower(F.trim(col("split").cast("string")))
+        split_hint = F.when(spelled.isin(*TEST_SPLIT_SPELLINGS), F.lit(TEST))
+    elif roles["review_id"]:
+        split_hint = F.when(col("review_id").cast("string").rlike(r"(^|/)test/"), F.lit(TEST))
+    malformed = F.col(CORRUPT_COLUMN).isNotNull() if CORRUPT_COLUMN in original else F.lit(False)
+    return df.select(
+        *[F.col(f"`{c}`") for c in original],
+        text.alias("_dq_text_raw"),
+        col("label").cast("string").alias("_dq_label_raw"),
+        col("rating").cast("string").alias("_dq_rating_raw"),
+        col("review_id").cast("string").alias("_dq_key"),
+        col("url").cast("string").alias("_dq_url"),
+        split_hint.alias("_dq_split_hint"),
+        malformed.alias("_dq_malformed"),
+        # A reader replaces undecodable bytes with U+FFFD; the real data has none, so it marks broken encoding.
+        F.coalesce(text.contains("\ufffd"), F.lit(False)).alias("_dq_undecodable"),
+    )
+
+
+def _unique_key_column(df: DataFrame, columns: list[str]) -> str | None:
+    """The first KEY_COLUMN_CANDIDATES column that has a value on every row and no repeated value."""
+    present = [c for c in (find_column(columns, [k]) for k in KEY_COLUMN_CANDIDATES) if c]
+    if not present:
+        return None
+    aggs = [F.count(F.lit(1)).alias("_rows")]
+    for i, c in enumerate(present):
+        aggs += [F.count(F.col(f"`{c}`")).alias(f"n{i}"), F.countDistinct(F.col(f"`{c}`")).alias(f"d{i}")]
+    row = df.filter(F.col(CORRUPT_COLUMN).isNull() if CORRUPT_COLUMN in df.columns else F.lit(True)).agg(*aggs).first()
+    for i, c in enumerate(present):
+        if row[f"n{i}"] == row["_rows"] == row[f"d{i}"]:
+            return c
+    return None

@@ -1,0 +1,50 @@
+"""Writing: the curated channels, the table partitions, the quarantine and the duplicates, under the run's prefixes.
+
+The layout is pipeline_contracts' (``curated/<run_id>/<split>/``, ``tables/reviews/run_id=<run_id>/split=<split>/``,
+``quarantine/<run_id>/``, ``reports/<run_id>/duplicates/`` and ``reports/<run_id>/data_quality.json``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pipeline_contracts import run_outputs
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from review_cleaning.filesystem import delete_path
+from review_cleaning.readers import RawInput
+
+
+def output_uris(curated_uri: str, run_id: str) -> dict[str, str]:
+    """Where one run writes: curated, table, quarantine, duplicates and report."""
+    return run_outputs(curated_uri, run_id)
+
+
+def _files_for(rows: int, rows_per_file: int = 200_000) -> int:
+    return max(1, math.ceil(rows / rows_per_file))
+
+
+def write_outputs(spark: SparkSession, df: DataFrame, raw: RawInput, report: dict[str, Any], uris: dict[str, str]) -> None:
+    """Curated channels, table partitions, quarantine and duplicates; only under this run's own prefixes."""
+    spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    record = df.filter(F.col("_dq_status") == "kept").select(
+        "review_id", F.col("_dq_text").alias("text"), F.col("_dq_label").alias("label"),
+        F.col("_dq_rating").alias("rating"), "split")
+    delete_path(spark, uris["curated"])
+    for split, figures in report["splits"].items():
+        part = record.filter(F.col("split") == split)
+        (part.repartition(_files_for(figures["rows"]), "review_id").sortWithinPartitions("review_id")
+         .write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
+         .json(f"{uris['curated']}/{split}"))
+    (record.repartition("split").sortWithinPartitions("review_id").write.mode("overwrite")
+     .partitionBy("split").parquet(uris["table"]))
+    quarantine = df.filter(F.col("_dq_status") == "quarantined").select(
+        *[F.col(f"`{c}`") for c in raw.original_columns],
+        F.col("_dq_reason").alias("reject_reason"), F.lit(report["run_id"]).alias("run_id"))
+    (quarantine.coalesce(1).write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
+     .json(uris["quarantine"]))
+    duplicates = df.filter(F.col("_dq_status") == "duplicate").select(
+        "review_id", F.col("_dq_kept_id").alias("kept_review_id"))
+    duplicates.coalesce(1).write.mode("overwrite").option("compression", "gzip").json(uris["duplicates"])
