@@ -1,0 +1,411 @@
+"""The default sentiment model as a standalone linear scorer: the fitted pipeline folded into one numpy file.
+
+The default model (``sentiment_model.build_model``) is TF-IDF word n-grams -> NB log-count ratio -> logistic
+regression: a linear function of the L2-normalised TF-IDF vector. Per review, with ``tf'_j`` the (sublinear)
+term frequency of n-gram ``j``, ``idf_j`` its inverse document frequency, ``r_j`` its NB ratio and ``w_j`` its
+logistic-regression coefficient::
+
+    x_j = tf'_j * idf_j / sqrt(sum_k (tf'_k * idf_k)^2)        # TfidfVectorizer (L2 norm)
+    decision = sum_j x_j * (r_j * w_j) + intercept              # NBLogCountRatio, then LogisticRegression
+    P(positive) = 1 / (1 + exp(-decision))
+
+So scoring needs only ``idf_j`` and ``c_j = r_j * w_j`` per n-gram, the intercept and a tokeniser: no
+scikit-learn, scipy or pandas. The arithmetic is done in the vectorizer's dtype (float32) where the pipeline
+does it (log, product with the idf, squares, the normalised value), so probabilities agree to ~1e-9.
+
+Two halves:
+- :func:`export` (training time; imports nothing beyond numpy itself) writes ``linear_scorer.npz`` next to
+  ``model.joblib``;
+- :class:`LinearScorer` (serving time; standard library + numpy) loads it and scores batches.
+
+Vocabulary lookup. N-grams are never built as strings. Each token is mapped to an integer id once (one dict
+lookup per token), and the vocabulary is stored as a trie of sorted int64 keys, one array per n-gram length:
+the node of an n-gram is the position of ``node(its first n-1 tokens) * K + id(last token)`` in the array of
+length n (``K`` = number of token ids). A batch's n-grams of length n are then looked up with one
+``np.searchsorted`` over the nodes found at length n-1, which is exact (no hashing) and skips every window
+whose prefix is already out of vocabulary.
+
+A model with the character n-gram branch (``use_char_ngrams=True``) is refused by :func:`export`
+(:class:`UnsupportedModelError`); it is served from ``model.joblib``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from itertools import chain, repeat
+from pathlib import Path
+
+import numpy as np
+
+SCORER_FILENAME = "linear_scorer.npz"
+FORMAT_VERSION = 1
+KIND = "tfidf_word_ngrams_nb_logreg"
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+_TOKEN_ID_LIMIT = 2**31  # node * K + token stays below 2**63 with nodes < 2**31
+_NODE_LIMIT = 2**31  # node ids are stored as int32
+_EMPTY = -1  # an unused hash-table slot
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: multiplicative hashing
+# The default model's token pattern (sentiment_model.WORD_TOKEN_PATTERN, which imports scikit-learn).
+WORD_TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"
+# For ASCII text that pattern's tokens are the runs of [A-Za-z0-9_] plus each "!" and "?": every other ASCII
+# character becomes a space, "!" and "?" get spaces around them, and str.split does the rest (3x the regex).
+_ASCII_NON_WORD = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c == "_") and c not in "!?"}
+)
+
+
+class UnsupportedModelError(ValueError):
+    """The fitted pipeline is not one the linear scorer reproduces exactly (the message says what differs)."""
+
+
+class ScorerFileError(RuntimeError):
+    """``linear_scorer.npz`` is missing, unreadable or of another format version; the message names the file."""
+
+
+# --- export (training time) -------------------------------------------------------------------------------------
+def _word_vectorizer(pipeline):
+    """The single word TfidfVectorizer of the pipeline, checked to be one this module tokenises identically."""
+    steps = getattr(pipeline, "named_steps", {})
+    if set(steps) != {"features", "nb", "classifier"}:
+        raise UnsupportedModelError(f"expected a features -> nb -> classifier pipeline, got steps {sorted(steps)}")
+    branches = steps["features"].transformer_list
+    names = [name for name, _ in branches]
+    if names != ["word"]:
+        raise UnsupportedModelError(
+            f"the linear scorer supports the word n-gram branch only, the model has branches {names} "
+            "(use_char_ngrams=True): serve model.joblib"
+        )
+    vectorizer = branches[0][1]
+    unsupported = {
+        "analyzer": vectorizer.analyzer != "word",
+        "preprocessor": vectorizer.preprocessor is not None,
+        "tokenizer": vectorizer.tokenizer is not None,
+        "stop_words": vectorizer.stop_words is not None,
+        "strip_accents": bool(vectorizer.strip_accents),
+        "binary": vectorizer.binary,
+        "use_idf": not vectorizer.use_idf,
+        "norm": vectorizer.norm != "l2",
+        "input": vectorizer.input != "content",
+    }
+    bad = [name for name, is_bad in unsupported.items() if is_bad]
+    if bad:
+        raise UnsupportedModelError(f"word vectorizer settings not supported by the linear scorer: {bad}")
+    if re.compile(vectorizer.token_pattern).groups:
+        raise UnsupportedModelError(f"token_pattern {vectorizer.token_pattern!r} has a capture group")
+    return vectorizer
+
+
+def _folded_weights(pipeline, n_features: int) -> tuple[np.ndarray, float]:
+    """``c_j = r_j * w_j`` (NB ratio times coefficient) and the intercept of a binary 0/1 classifier."""
+    classifier = pipeline.named_steps["classifier"]
+    if list(classifier.classes_) != [0, 1]:
+        raise UnsupportedModelError(f"expected classes [0, 1], got {list(classifier.classes_)}")
+    coef = np.asarray(classifier.coef_, dtype=np.float64)
+    ratio = np.asarray(pipeline.named_steps["nb"].ratio_, dtype=np.float64)
+    if coef.shape != (1, n_features) or ratio.shape != (n_features,):
+        raise UnsupportedModelError(
+            f"shapes disagree: vocabulary {n_features}, NB ratio {ratio.shape}, coefficients {coef.shape}"
+        )
+    return ratio * coef[0], float(classifier.intercept_[0])
+
+
+def _split_vocabulary(vectorizer) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Tokens (sorted), a (features x max_n) token-id matrix (0 = padding) and each feature's n-gram length."""
+    tokenize = vectorizer.build_tokenizer()
+    min_n, max_n = vectorizer.ngram_range
+    terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    parts = [term.split(" ") for term in terms]
+    for term, pieces in zip(terms, parts, strict=True):
+        if not min_n <= len(pieces) <= max_n or tokenize(term) != pieces:
+            raise UnsupportedModelError(f"vocabulary term {term!r} does not split into its tokens on single spaces")
+    tokens = sorted(set(chain.from_iterable(parts)))
+    if len(tokens) + 1 >= _TOKEN_ID_LIMIT:
+        raise UnsupportedModelError(f"{len(tokens)} distinct tokens exceed the scorer's limit")
+    token_id = {token: i for i, token in enumerate(tokens, start=1)}
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    ids = np.zeros((len(parts), max_n), dtype=np.int64)
+    for n in range(1, max_n + 1):
+        rows = np.flatnonzero(lengths >= n)
+        ids[rows, n - 1] = [token_id[parts[row][n - 1]] for row in rows]
+    return tokens, ids, lengths
+
+
+def _trie(ids: np.ndarray, lengths: np.ndarray, n_tokens: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per n-gram length n >= 2: the sorted node keys, and each feature's node at its own length.
+
+    Level 1 nodes are the token ids themselves. A node at length n is ``parent_node * K + token_id`` where
+    the parent is the node of the n-gram's first n-1 tokens, so every prefix of a feature is a node too.
+    """
+    k = n_tokens + 1
+    keys_by_level = [np.arange(k, dtype=np.int64)]
+    node = ids[:, 0].copy()  # node of each feature's prefix of the current length
+    feature_node = [np.where(lengths == 1, node, -1)]
+    for n in range(2, ids.shape[1] + 1):
+        rows = np.flatnonzero(lengths >= n)
+        query = node[rows] * k + ids[rows, n - 1]
+        keys = np.unique(query)
+        if len(keys) >= _NODE_LIMIT:
+            raise UnsupportedModelError(f"{len(keys)} distinct {n}-gram prefixes exceed the scorer's limit")
+        node = np.full(len(ids), -1, dtype=np.int64)
+        node[rows] = np.searchsorted(keys, query)
+        keys_by_level.append(keys)
+        feature_node.append(np.where(lengths == n, node, -1))
+    return keys_by_level, feature_node
+
+
+def export(pipeline, model_dir) -> Path:
+    """Write ``linear_scorer.npz`` for a fitted default-model pipeline into ``model_dir``; return its path.
+
+    Raises :class:`UnsupportedModelError` for a pipeline it cannot reproduce exactly (the character n-gram
+    branch, another analyzer, stop words, a non-binary classifier ...): such a model is served from joblib.
+    """
+    vectorizer = _word_vectorizer(pipeline)
+    dtype = np.dtype(vectorizer.dtype)
+    if dtype.name not in _DTYPES:
+        raise UnsupportedModelError(f"vectorizer dtype {dtype} is not float32 or float64")
+    idf = np.asarray(vectorizer.idf_).astype(dtype)
+    folded, intercept = _folded_weights(pipeline, len(vectorizer.vocabulary_))
+    tokens, ids, lengths = _split_vocabulary(vectorizer)
+    keys_by_level, feature_node = _trie(ids, lengths, len(tokens))
+    offsets = np.cumsum([0] + [len(keys) for keys in keys_by_level])
+    node_idf = np.zeros(offsets[-1], dtype=dtype)  # 0 marks a node that is only a prefix, not a feature
+    node_coef = np.zeros(offsets[-1], dtype=np.float64)
+    for level, nodes in enumerate(feature_node):
+        features = np.flatnonzero(nodes >= 0)
+        node_idf[offsets[level] + nodes[features]] = idf[features]
+        node_coef[offsets[level] + nodes[features]] = folded[features]
+    encoded = [token.encode("utf-8") for token in tokens]
+    header = {
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "token_pattern": vectorizer.token_pattern,
+        "lowercase": bool(vectorizer.lowercase),
+        "ngram_range": [int(n) for n in vectorizer.ngram_range],
+        "sublinear_tf": bool(vectorizer.sublinear_tf),
+        "dtype": dtype.name,
+        "n_features": len(vectorizer.vocabulary_),
+        "n_tokens": len(tokens),
+        "library_versions": _library_versions(),
+    }
+    arrays = {
+        "header": np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8),
+        "token_bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        "token_ends": np.cumsum([len(b) for b in encoded], dtype=np.int64),
+        "level_offsets": offsets.astype(np.int64),
+        "node_idf": node_idf,
+        "node_coef": node_coef,
+        "intercept": np.array([intercept], dtype=np.float64),
+    }
+    for n, keys in enumerate(keys_by_level[1:], start=2):
+        arrays[f"table_keys_{n}"], arrays[f"table_nodes_{n}"] = _hash_table(keys)
+    path = Path(model_dir) / SCORER_FILENAME
+    with open(path, "wb") as handle:  # uncompressed: loads at disk speed (model.tar.gz compresses it anyway)
+        np.savez(handle, **arrays)
+    return path
+
+
+def _library_versions() -> dict[str, str]:
+    import sys
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    if "sklearn" in sys.modules:
+        versions["scikit-learn"] = sys.modules["sklearn"].__version__
+    return versions
+
+
+# --- hash tables of trie nodes ----------------------------------------------------------------------------------
+def _home_slots(keys: np.ndarray, bits: int) -> np.ndarray:
+    """The first slot to probe for each key: the top ``bits`` bits of ``key * 2**64/phi`` (stable across runs)."""
+    return ((keys.astype(np.uint64) * _FIBONACCI) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def _hash_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open addressing with linear probing, at most half full: (slot -> key, slot -> node id = rank of the key).
+
+    Built vectorised: each round, every pending key whose slot is free claims it (the first one per slot
+    wins) and the others move one slot on, which is exactly sequential linear-probing insertion.
+    """
+    bits = max(1, (2 * len(keys) - 1).bit_length())
+    size = 1 << bits
+    table_keys = np.full(size, _EMPTY, dtype=np.int64)
+    table_nodes = np.full(size, _EMPTY, dtype=np.int32)
+    pending = np.arange(len(keys))
+    slot = _home_slots(keys, bits)
+    while len(pending):
+        free = np.flatnonzero(table_keys[slot] == _EMPTY)
+        claimed, first = np.unique(slot[free], return_index=True)
+        winners = pending[free[first]]
+        table_keys[claimed] = keys[winners]
+        table_nodes[claimed] = winners
+        moving = np.ones(len(pending), dtype=bool)
+        moving[free[first]] = False
+        pending, slot = pending[moving], (slot[moving] + 1) & (size - 1)
+    return table_keys, table_nodes
+
+
+def _probe(table_keys: np.ndarray, table_nodes: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Node id of each query key, -1 where the key is not in the table."""
+    mask = len(table_keys) - 1
+    node = np.full(len(query), _EMPTY, dtype=np.int64)
+    todo = np.arange(len(query))
+    slot = _home_slots(query, mask.bit_length())
+    while len(todo):
+        found = table_keys[slot]
+        hit = found == query[todo]
+        node[todo[hit]] = table_nodes[slot[hit]]
+        going_on = ~hit & (found != _EMPTY)
+        todo, slot = todo[going_on], (slot[going_on] + 1) & mask
+    return node
+
+
+def _word_tokenizer(token_pattern: str):
+    """``findall`` of the vectorizer's token pattern, with a translate/split fast path for the default pattern."""
+    findall = re.compile(token_pattern).findall
+    if token_pattern != WORD_TOKEN_PATTERN:
+        return findall
+
+    def tokenize(text: str) -> list[str]:
+        if not text.isascii():
+            return findall(text)
+        return text.translate(_ASCII_NON_WORD).replace("!", " ! ").replace("?", " ? ").split()
+
+    return tokenize
+
+
+# --- scoring (serving time) -------------------------------------------------------------------------------------
+class LinearScorer:
+    """The exported default model: ``positive_probability(texts)`` equals the pipeline's ``predict_proba[:, 1]``.
+
+    Also answers ``predict_proba`` and ``classes_`` like the scikit-learn pipeline, so callers written for
+    ``model.joblib`` work unchanged.
+    """
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, header: dict, arrays: dict[str, np.ndarray], tokens: list[str], path: Path):
+        self.header = header
+        self.path = path
+        self._token_id = {token: i for i, token in enumerate(tokens, start=1)}
+        self._tokenize = _word_tokenizer(header["token_pattern"])
+        self._lowercase = header["lowercase"]
+        self._min_n, self._max_n = header["ngram_range"]
+        self._sublinear = header["sublinear_tf"]
+        self._dtype = _DTYPES[header["dtype"]]
+        self._k = header["n_tokens"] + 1
+        self._tables = {n: (arrays[f"table_keys_{n}"], arrays[f"table_nodes_{n}"]) for n in range(2, self._max_n + 1)}
+        self._offsets = arrays["level_offsets"]
+        self._idf = arrays["node_idf"]
+        self._coef = arrays["node_coef"]
+        self._intercept = float(arrays["intercept"][0])
+        self._check_shapes()
+        self._has_child = self._children()
+
+    @classmethod
+    def load(cls, model_dir) -> LinearScorer:
+        """Read ``<model_dir>/linear_scorer.npz``; :class:`ScorerFileError` names the file on any problem."""
+        path = Path(model_dir) / SCORER_FILENAME
+        if not path.is_file():
+            raise ScorerFileError(f"scorer file {path} not found")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+            header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        except Exception as error:  # zipfile, numpy and json each raise their own kinds
+            raise ScorerFileError(f"scorer file {path} is unreadable: {type(error).__name__}: {error}") from None
+        if not isinstance(header, dict) or header.get("format_version") != FORMAT_VERSION:
+            found = header.get("format_version") if isinstance(header, dict) else None
+            raise ScorerFileError(
+                f"scorer file {path} has format version {found!r}; this code reads version {FORMAT_VERSION}"
+            )
+        try:
+            tokens = _decode_tokens(arrays.pop("token_bytes"), arrays.pop("token_ends"))
+            return cls(header, arrays, tokens, path)
+        except (KeyError, ValueError, IndexError, UnicodeDecodeError) as error:
+            raise ScorerFileError(f"scorer file {path} is incomplete or inconsistent: {error!r}") from None
+
+    def _check_shapes(self) -> None:
+        sizes = [self._k] + [int((self._tables[n][0] != _EMPTY).sum()) for n in range(2, self._max_n + 1)]
+        expected = np.cumsum([0] + sizes)
+        if not np.array_equal(self._offsets, expected) or not len(self._idf) == len(self._coef) == expected[-1]:
+            raise ValueError("node arrays do not match the trie levels")
+        if len(self._token_id) != self.header["n_tokens"]:
+            raise ValueError(f"{len(self._token_id)} tokens, header says {self.header['n_tokens']}")
+
+    def _children(self) -> dict[int, np.ndarray]:
+        """Per length n < max_n: which nodes start a longer node (only those are extended by one token)."""
+        has_child = {}
+        for n in range(1, self._max_n):
+            keys = self._tables[n + 1][0]
+            flags = np.zeros(self._offsets[n] - self._offsets[n - 1], dtype=bool)
+            flags[keys[keys != _EMPTY] // self._k] = True
+            has_child[n] = flags
+        return has_child
+
+    def positive_probability(self, texts) -> np.ndarray:
+        """P(label = 1) for each text, in order (float64)."""
+        decision = self.decision_function(texts)
+        return 1.0 / (1.0 + np.exp(-decision))
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """``[[P(0), P(1)], ...]`` like the pipeline's ``predict_proba``."""
+        positive = self.positive_probability(texts)
+        return np.stack([1.0 - positive, positive], axis=1)
+
+    def decision_function(self, texts) -> np.ndarray:
+        """The logistic regression's decision value for each text."""
+        texts = list(texts)
+        docs, nodes, counts = self._feature_counts(texts)
+        tf = counts.astype(self._dtype)
+        if self._sublinear:
+            np.log(tf, out=tf)
+            tf += self._dtype(1.0)
+        value = tf * self._idf[nodes]  # in the vectorizer's dtype, as TfidfTransformer does
+        squares = np.bincount(docs, weights=value * value, minlength=len(texts))
+        normalised = (value / np.sqrt(squares)[docs]).astype(self._dtype)
+        return np.bincount(docs, weights=normalised * self._coef[nodes], minlength=len(texts)) + self._intercept
+
+    def _token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of the batch end to end, each document followed by a 0 (0 = out of vocabulary too),
+        and the end of each document in that array."""
+        tokenize = self._tokenize
+        if self._lowercase:
+            tokenized = [tokenize(text.lower()) for text in texts]
+        else:
+            tokenized = [tokenize(text) for text in texts]
+        for tokens in tokenized:
+            tokens.append("")  # never a vocabulary token: ends every n-gram window at the document's end
+        ends = np.cumsum(np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized)))
+        total = int(ends[-1]) if len(ends) else 0
+        flat = chain.from_iterable(tokenized)
+        return np.fromiter(map(self._token_id.get, flat, repeat(0)), dtype=np.int64, count=total), ends
+
+    def _feature_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(document, global node, count) for every vocabulary n-gram present, like CountVectorizer's matrix."""
+        ids, ends = self._token_ids(texts)
+        starts = np.flatnonzero(ids)  # windows of length 1 whose token is known; their node is the token id
+        node = ids[starts]
+        found_starts, found_nodes = [], []
+        for n in range(1, self._max_n + 1):
+            if n > 1:
+                extendable = self._has_child[n - 1][node]
+                starts, node = starts[extendable], node[extendable]
+                node = _probe(*self._tables[n], node * self._k + ids[starts + n - 1])
+                hit = node >= 0
+                starts, node = starts[hit], node[hit]
+            if n >= self._min_n:
+                global_node = node + self._offsets[n - 1]
+                is_feature = self._idf[global_node] > 0
+                found_starts.append(starts[is_feature])
+                found_nodes.append(global_node[is_feature])
+        docs = np.searchsorted(ends, np.concatenate(found_starts), side="right")
+        n_nodes = np.int64(self._offsets[-1])
+        pairs, counts = np.unique(docs * n_nodes + np.concatenate(found_nodes), return_counts=True)
+        return pairs // n_nodes, pairs % n_nodes, counts
+
+
+def _decode_tokens(token_bytes: np.ndarray, token_ends: np.ndarray) -> list[str]:
+    blob = token_bytes.tobytes()
+    begins = np.concatenate([[0], token_ends[:-1]]).tolist()
+    return [blob[a:b].decode("utf-8") for a, b in zip(begins, token_ends.tolist(), strict=True)]
