@@ -19,6 +19,10 @@ Status codes: 400 malformed/empty/wrong types, 413 too many texts, too long a te
 415 unsupported content type or charset, 406 unsupported accept.
 
 Limits are module constants, overridable by environment variables in the model's environment.
+
+Model: ``linear_scorer.npz`` when the model folder has it (the exported default model, scored with numpy only:
+importing this module pulls in no scikit-learn, scipy or pandas), else ``model.joblib`` through scikit-learn,
+imported only then. Either is loaded once per process and model folder.
 """
 
 from __future__ import annotations

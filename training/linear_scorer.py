@@ -46,6 +46,8 @@ _DTYPES = {"float32": np.float32, "float64": np.float64}
 _TOKEN_ID_LIMIT = 2**31  # node * K + token stays below 2**63 with nodes < 2**31
 _NODE_LIMIT = 2**31  # node ids are stored as int32
 _EMPTY = -1  # an unused hash-table slot
+_BYTE_PATH_MIN_TEXTS = 32  # below this the byte-level ASCII path's fixed numpy cost outweighs what it saves
+_FEW_LEFT = 256  # probe queries left at which the rest of their probe sequences is read in one go
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: multiplicative hashing
 # The default model's token pattern (sentiment_model.WORD_TOKEN_PATTERN, which imports scikit-learn).
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"
@@ -245,19 +247,116 @@ def _hash_table(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return table_keys, table_nodes
 
 
-def _probe(table_keys: np.ndarray, table_nodes: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Node id of each query key, -1 where the key is not in the table."""
+def _reach(table_keys: np.ndarray) -> int:
+    """1 + the largest distance of a key from its first slot: no lookup needs to probe further."""
+    occupied = np.flatnonzero(table_keys != _EMPTY)
     mask = len(table_keys) - 1
+    return int(((occupied - _home_slots(table_keys[occupied], mask.bit_length())) & mask).max(initial=0)) + 1
+
+
+def _probe(table: tuple[np.ndarray, np.ndarray, int], query: np.ndarray) -> np.ndarray:
+    """Node id of each query key in ``table`` = (slot -> key, slot -> node, reach); -1 where a key is absent.
+
+    Probing goes slot by slot (always for the first slot) while many queries are left, then settles the last few
+    at once over the rest of their ``reach`` (a cluster can be 30 slots long: one numpy round per slot would cost
+    a small batch dearly).
+    """
+    table_keys, table_nodes, reach = table
+    mask = len(table_keys) - 1
+    slot = _home_slots(query, mask.bit_length())
     node = np.full(len(query), _EMPTY, dtype=np.int64)
     todo = np.arange(len(query))
-    slot = _home_slots(query, mask.bit_length())
-    while len(todo):
+    for step in range(reach):
+        if step and len(todo) <= _FEW_LEFT:
+            window = (slot[:, None] + np.arange(reach - step)) & mask
+            matches = table_keys[window] == query[todo][:, None]
+            hit = matches.any(axis=1)
+            node[todo[hit]] = table_nodes[window[hit, matches[hit].argmax(axis=1)]]
+            break
         found = table_keys[slot]
         hit = found == query[todo]
         node[todo[hit]] = table_nodes[slot[hit]]
         going_on = ~hit & (found != _EMPTY)
         todo, slot = todo[going_on], (slot[going_on] + 1) & mask
     return node
+
+
+_ASCII_LOWER = np.arange(256, dtype=np.uint8)
+_ASCII_LOWER[ord("A") : ord("Z") + 1] += 32
+_ASCII_IS_WORD = np.array([chr(c).isalnum() or chr(c) == "_" for c in range(128)] + [False] * 128)
+_ASCII_IS_MARK = np.isin(np.arange(256), [ord("!"), ord("?")])
+_BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+
+
+class _AsciiTokenIds:
+    """Token ids of ASCII texts under the default token pattern, found on the bytes without a string per token.
+
+    In ASCII the pattern's tokens are the runs of [0-9A-Za-z_] and each "!" or "?". A token of at most 8 bytes
+    is its bytes packed into one integer (exact: ASCII bytes of a token are never 0), looked up in a hash table;
+    a longer token (under a tenth of them in reviews) is sliced out and looked up in a dict.
+    """
+
+    def __init__(self, tokens: list[str], lowercase: bool):
+        short, self._long = {}, {}
+        for token_id, token in enumerate(tokens, start=1):
+            if token.isascii():
+                raw = token.encode("ascii")
+                if len(raw) <= 8:
+                    short[int.from_bytes(raw, "little")] = token_id
+                else:
+                    self._long[raw] = token_id
+        keys = np.fromiter(short, dtype=np.int64, count=len(short))
+        order = np.argsort(keys)
+        table_keys, table_nodes = _hash_table(keys[order])
+        self._table = (table_keys, table_nodes, _reach(table_keys))
+        self._short_ids = np.append(np.fromiter(short.values(), dtype=np.int64, count=len(short))[order], 0)
+        self._lowercase = lowercase
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids with a 0 after each document, tokens per document counting that 0)."""
+        data = np.frombuffer("\x00".join(texts).encode("ascii"), dtype=np.uint8)
+        if self._lowercase:
+            data = _ASCII_LOWER[data]
+        edges = np.diff(np.concatenate(([False], _ASCII_IS_WORD[data], [False])).view(np.int8))
+        run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        length_at = np.zeros(len(data), dtype=np.int64)
+        length_at[run_starts] = run_ends - run_starts
+        length_at[_ASCII_IS_MARK[data]] = 1
+        position = np.flatnonzero(length_at)
+        ids = self._lookup(data, position, length_at[position])
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        doc_begins = np.cumsum(lengths + 1) - (lengths + 1)  # the 0 byte between documents is no token
+        doc = np.searchsorted(doc_begins, position, side="right") - 1
+        with_ends = np.zeros(len(ids) + len(texts), dtype=np.int64)
+        with_ends[np.arange(len(ids)) + doc] = ids
+        return with_ends, np.bincount(doc, minlength=len(texts)) + 1
+
+    def _lookup(self, data: np.ndarray, position: np.ndarray, length: np.ndarray) -> np.ndarray:
+        padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 8)[position]
+        packed = windows.view("<u8").ravel() & _BYTE_MASKS[np.minimum(length, 8)]
+        is_short = length <= 8
+        node = _probe(self._table, packed[is_short].view(np.int64))
+        ids = np.zeros(len(position), dtype=np.int64)
+        ids[is_short] = self._short_ids[node]  # node -1 (not found) picks the appended 0
+        long_tokens = np.flatnonzero(~is_short)
+        if len(long_tokens):
+            raw, get = data.tobytes(), self._long.get
+            spans = zip(position[long_tokens].tolist(), (position + length)[long_tokens].tolist(), strict=True)
+            ids[long_tokens] = [get(raw[begin:end], 0) for begin, end in spans]
+        return ids
+
+
+def _interleave(in_first: np.ndarray, first: tuple, second: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Merge the (ids, lengths) of two groups of documents back into document order."""
+    lengths = np.empty(len(in_first), dtype=np.int64)
+    lengths[in_first], lengths[~in_first] = first[1], second[1]
+    begins = np.cumsum(lengths) - lengths
+    merged = np.empty(int(lengths.sum()), dtype=np.int64)
+    for members, (ids, group_lengths) in ((in_first, first), (~in_first, second)):
+        group_begins = np.cumsum(group_lengths) - group_lengths
+        merged[np.repeat(begins[members] - group_begins, group_lengths) + np.arange(len(ids))] = ids
+    return merged, lengths
 
 
 def _word_tokenizer(token_pattern: str):
@@ -289,12 +388,17 @@ class LinearScorer:
         self.path = path
         self._token_id = {token: i for i, token in enumerate(tokens, start=1)}
         self._tokenize = _word_tokenizer(header["token_pattern"])
+        fast = header["token_pattern"] == WORD_TOKEN_PATTERN
+        self._ascii = _AsciiTokenIds(tokens, header["lowercase"]) if fast else None
         self._lowercase = header["lowercase"]
         self._min_n, self._max_n = header["ngram_range"]
         self._sublinear = header["sublinear_tf"]
         self._dtype = _DTYPES[header["dtype"]]
         self._k = header["n_tokens"] + 1
-        self._tables = {n: (arrays[f"table_keys_{n}"], arrays[f"table_nodes_{n}"]) for n in range(2, self._max_n + 1)}
+        self._tables = {
+            n: (arrays[f"table_keys_{n}"], arrays[f"table_nodes_{n}"], _reach(arrays[f"table_keys_{n}"]))
+            for n in range(2, self._max_n + 1)
+        }
         self._offsets = arrays["level_offsets"]
         self._idf = arrays["node_idf"]
         self._coef = arrays["node_coef"]
@@ -369,6 +473,21 @@ class LinearScorer:
     def _token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids of the batch end to end, each document followed by a 0 (0 = out of vocabulary too),
         and the end of each document in that array."""
+        if self._ascii is None or len(texts) < _BYTE_PATH_MIN_TEXTS:
+            ids, lengths = self._regex_token_ids(texts)
+        else:
+            is_ascii = np.fromiter(map(str.isascii, texts), dtype=bool, count=len(texts))
+            if is_ascii.all():
+                ids, lengths = self._ascii(texts)
+            else:
+                pick = is_ascii.tolist()
+                ascii_part = self._ascii([text for text, keep in zip(texts, pick, strict=True) if keep])
+                other_part = self._regex_token_ids([text for text, keep in zip(texts, pick, strict=True) if not keep])
+                ids, lengths = _interleave(is_ascii, ascii_part, other_part)
+        return ids, np.cumsum(lengths)
+
+    def _regex_token_ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids with a 0 after each document, tokens per document counting that 0), via the token pattern."""
         tokenize = self._tokenize
         if self._lowercase:
             tokenized = [tokenize(text.lower()) for text in texts]
@@ -376,10 +495,10 @@ class LinearScorer:
             tokenized = [tokenize(text) for text in texts]
         for tokens in tokenized:
             tokens.append("")  # never a vocabulary token: ends every n-gram window at the document's end
-        ends = np.cumsum(np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized)))
-        total = int(ends[-1]) if len(ends) else 0
+        lengths = np.fromiter(map(len, tokenized), dtype=np.int64, count=len(tokenized))
         flat = chain.from_iterable(tokenized)
-        return np.fromiter(map(self._token_id.get, flat, repeat(0)), dtype=np.int64, count=total), ends
+        ids = np.fromiter(map(self._token_id.get, flat, repeat(0)), dtype=np.int64, count=int(lengths.sum()))
+        return ids, lengths
 
     def _feature_counts(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(document, global node, count) for every vocabulary n-gram present, like CountVectorizer's matrix."""
@@ -391,7 +510,7 @@ class LinearScorer:
             if n > 1:
                 extendable = self._has_child[n - 1][node]
                 starts, node = starts[extendable], node[extendable]
-                node = _probe(*self._tables[n], node * self._k + ids[starts + n - 1])
+                node = _probe(self._tables[n], node * self._k + ids[starts + n - 1])
                 hit = node >= 0
                 starts, node = starts[hit], node[hit]
             if n >= self._min_n:
@@ -400,9 +519,9 @@ class LinearScorer:
                 found_starts.append(starts[is_feature])
                 found_nodes.append(global_node[is_feature])
         docs = np.searchsorted(ends, np.concatenate(found_starts), side="right")
-        n_nodes = np.int64(self._offsets[-1])
-        pairs, counts = np.unique(docs * n_nodes + np.concatenate(found_nodes), return_counts=True)
-        return pairs // n_nodes, pairs % n_nodes, counts
+        shift = np.int64(int(self._offsets[-1]).bit_length())  # (document, node) packed into one int64
+        pairs, counts = np.unique((docs << shift) | np.concatenate(found_nodes), return_counts=True)
+        return pairs >> shift, pairs & ((np.int64(1) << shift) - 1), counts
 
 
 def _decode_tokens(token_bytes: np.ndarray, token_ends: np.ndarray) -> list[str]:

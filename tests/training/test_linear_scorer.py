@@ -67,6 +67,11 @@ def exported(fitted, tmp_path_factory):
     return folder, path
 
 
+@pytest.fixture(scope="module")
+def scorer(exported):
+    return linear_scorer.LinearScorer.load(exported[0])
+
+
 def assert_same_probabilities(model, scorer, texts):
     expected = sentiment_model.positive_probability(model, texts)
     got = scorer.positive_probability(texts)
@@ -214,6 +219,51 @@ def test_the_hash_table_finds_every_key_and_nothing_else():
         keys = np.unique(rng.integers(1, 2**62, size=size))
         table_keys, table_nodes = linear_scorer._hash_table(keys)
         assert (table_keys != -1).sum() == len(keys) and len(table_keys) >= 2 * len(keys)
-        np.testing.assert_array_equal(linear_scorer._probe(table_keys, table_nodes, keys), np.arange(len(keys)))
+        table = (table_keys, table_nodes, linear_scorer._reach(table_keys))
         others = np.setdiff1d(rng.integers(1, 2**62, size=1000), keys)
-        assert (linear_scorer._probe(table_keys, table_nodes, others) == -1).all()
+        for query, expected in ((keys, np.arange(len(keys))), (others, np.full(len(others), -1))):
+            for part in (query, query[:3], query[:300]):  # probing slot by slot, at once, and both
+                np.testing.assert_array_equal(linear_scorer._probe(table, part), expected[: len(part)])
+
+
+def test_clustered_keys_are_found_at_any_distance():
+    """Keys that all hash to neighbouring slots: probe sequences as long as the table allows."""
+    bits = 11  # the table size for 1,000 keys: 2,048 slots
+    candidates = np.unique(np.random.default_rng(1).integers(1, 2**62, size=200_000))
+    home = linear_scorer._home_slots(candidates, bits)
+    crowded = candidates[(home >= 100) & (home < 104)][:60]  # 60 keys wanting 4 slots
+    keys = np.unique(np.concatenate([crowded, np.setdiff1d(candidates, crowded)[:940]]))
+    table_keys, table_nodes = linear_scorer._hash_table(keys)
+    table = (table_keys, table_nodes, linear_scorer._reach(table_keys))
+    assert len(keys) == 1000 and len(table_keys) == 1 << bits and table[2] > 50
+    for part in (keys, keys[::97], keys[-2:]):
+        np.testing.assert_array_equal(linear_scorer._probe(table, part), np.searchsorted(keys, part))
+
+
+ASCII_TEXTS = st.lists(
+    st.text(
+        alphabet=st.sampled_from("superb awful dull great Loved waste_of time!?.,\x00\t 1234567890-xyzzy"), max_size=80
+    )
+    | st.text(alphabet=st.characters(max_codepoint=127), max_size=40),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ASCII_TEXTS)
+def test_the_byte_level_ascii_tokens_equal_the_regex_tokens(scorer, texts):
+    got_ids, got_lengths = scorer._ascii(texts) if texts else (np.zeros(0), np.zeros(0))
+    want_ids, want_lengths = scorer._regex_token_ids(texts)
+    np.testing.assert_array_equal(got_lengths, want_lengths)
+    np.testing.assert_array_equal(got_ids, want_ids)
+
+
+def test_long_ascii_tokens_are_found_too(tmp_path):
+    model, _ = fit(PARAMS)
+    vocabulary = model.named_steps["features"].transformer_list[0][1].vocabulary_
+    long_terms = [term for term in vocabulary if " " not in term and len(term) > 8 and term.isascii()]
+    assert long_terms, "the corpus has no token longer than 8 bytes"
+    linear_scorer.export(model, tmp_path)
+    scorer = linear_scorer.LinearScorer.load(tmp_path)
+    ids, _ = scorer._ascii(long_terms)
+    assert (ids.reshape(-1, 2)[:, 0] > 0).all() and (ids.reshape(-1, 2)[:, 1] == 0).all()
