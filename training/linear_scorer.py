@@ -18,12 +18,16 @@ Two halves:
   ``model.joblib``;
 - :class:`LinearScorer` (serving time; standard library + numpy) loads it and scores batches.
 
-Vocabulary lookup. N-grams are never built as strings. Each token is mapped to an integer id once (one dict
-lookup per token), and the vocabulary is stored as a trie of sorted int64 keys, one array per n-gram length:
-the node of an n-gram is the position of ``node(its first n-1 tokens) * K + id(last token)`` in the array of
-length n (``K`` = number of token ids). A batch's n-grams of length n are then looked up with one
-``np.searchsorted`` over the nodes found at length n-1, which is exact (no hashing) and skips every window
-whose prefix is already out of vocabulary.
+Vocabulary lookup, exact (no hash collisions can change a score). N-grams are never built as strings.
+- Tokens -> integer ids (0 = out of vocabulary). For a batch of 32 texts or more, ASCII texts are tokenised on
+  their bytes: a token of at most 8 bytes is packed into one integer and looked up in a numpy hash table, a
+  longer one in a dict (:class:`_AsciiTokenIds`); other texts go through the token pattern and a dict.
+- N-grams: the vocabulary is a trie. The node of an n-gram of length n >= 2 is the rank of the key
+  ``node(its first n-1 tokens) * K + id(last token)`` (``K`` = number of token ids; a unigram's node is its token
+  id) among all such keys of length n, found in a numpy hash table (open addressing, linear probing, keys
+  compared in full). A batch's n-grams of length n are looked up in one vectorised probe over the windows found
+  at length n-1 that have a child, so a window whose prefix is out of vocabulary is never extended.
+- Each document's tokens are followed by a 0, so no window crosses from one review into the next.
 
 A model with the character n-gram branch (``use_char_ngrams=True``) is refused by :func:`export`
 (:class:`UnsupportedModelError`); it is served from ``model.joblib``.
