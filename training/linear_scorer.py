@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+import sys
 from itertools import chain, repeat
 from pathlib import Path
 
@@ -213,8 +214,7 @@ def export(pipeline, model_dir) -> Path:
 
 
 def _library_versions() -> dict[str, str]:
-    import sys
-
+    """Versions recorded in the header: the exporting interpreter's Python, numpy and scikit-learn."""
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     if "sklearn" in sys.modules:
         versions["scikit-learn"] = sys.modules["sklearn"].__version__
