@@ -24,7 +24,7 @@ ifneq ($(SHARED_IMDB),)
 export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
 endif
 
-.PHONY: help install run pipeline synth test test-fast test-statemachine lint lint-cfn bench bench-glue bench-train bench-endpoint \
+.PHONY: help install run pipeline synth test test-fast test-statemachine lint lint-cfn bench bench-glue bench-train bench-scorer bench-endpoint \
         deploy diff destroy serve clean
 
 help: ## list the targets
@@ -71,13 +71,16 @@ lint: install ## ruff on all Python code
 lint-cfn: synth ## cfn-lint on the synthesized templates (settings: .cfnlintrc.yaml)
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-bench: bench-glue bench-train bench-endpoint ## every benchmark (minutes; needs the IMDb data)
+bench: bench-glue bench-train bench-scorer bench-endpoint ## every benchmark (minutes; needs the IMDb data)
 
 bench-glue: install ## cleaning job on local Spark vs plain pandas, 100k and 1M rows
 	DS_ON_AWS_SPARK_DRIVER_MEMORY=$${DS_ON_AWS_SPARK_DRIVER_MEMORY:-10g} $(PY) benchmarks/bench_glue.py
 
 bench-train: install ## default model vs tuned TF-IDF + logistic regression baseline
 	$(PY) benchmarks/bench_train.py
+
+bench-scorer: install ## default model served by scikit-learn vs its exported linear scorer: throughput, load, memory
+	$(PY) benchmarks/bench_scorer.py
 
 bench-endpoint: install ## local endpoint latency and throughput
 	$(PY) benchmarks/bench_endpoint.py

@@ -19,6 +19,10 @@ Status codes: 400 malformed/empty/wrong types, 413 too many texts, too long a te
 415 unsupported content type or charset, 406 unsupported accept.
 
 Limits are module constants, overridable by environment variables in the model's environment.
+
+Model: ``linear_scorer.npz`` when the model folder has it (the exported default model, scored with numpy only:
+importing this module pulls in no scikit-learn, scipy or pandas), else ``model.joblib`` through scikit-learn,
+imported only then. Either is loaded once per process and model folder.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ import csv
 import io
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
-import sentiment_model
+import linear_scorer
 from flask import Response
 from review_text import LABEL_NAMES, normalize_text
 
@@ -76,16 +80,50 @@ def _reject(status: int, message: str) -> RequestRejection:
 
 
 # --- model ------------------------------------------------------------------------------------------------
+# One model per model folder and process: the serving stack calls model_fn on a worker's first request, and
+# concurrent first requests (threads of one worker) must not each load it.
+_MODELS: dict[str, object] = {}
+_MODELS_LOCK = threading.Lock()
+
+
 def model_fn(model_dir: str):
-    """Load ``model.joblib`` (runs lazily in each worker on its first request, ping included: keep it quick)."""
-    path = Path(model_dir) / MODEL_FILENAME
+    """The model of ``model_dir``, loaded once per process (runs lazily on a worker's first request, ping included).
+
+    Fast path: ``linear_scorer.npz`` (the exported default model; numpy only, well under a second). Otherwise
+    ``model.joblib`` through scikit-learn, imported only then. A failed load is not remembered: the next call
+    tries again.
+    """
+    key = os.path.abspath(model_dir)
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            model = _load_model(Path(model_dir))
+            _MODELS[key] = model
+    return model
+
+
+def _load_model(model_dir: Path):
+    if (model_dir / linear_scorer.SCORER_FILENAME).is_file():
+        return linear_scorer.LinearScorer.load(model_dir)
+    path = model_dir / MODEL_FILENAME
     if not path.is_file():
-        present = sorted(p.name for p in Path(model_dir).iterdir()) if Path(model_dir).is_dir() else []
+        present = sorted(p.name for p in model_dir.iterdir()) if model_dir.is_dir() else []
         raise FileNotFoundError(f"model file {path} not found (model folder holds: {present})")
+    import joblib  # scikit-learn, scipy and pandas come with it: seconds per worker, paid only on this path
+
     model = joblib.load(path)
     if not hasattr(model, "predict_proba"):
         raise TypeError(f"{path} holds a {type(model).__name__}, not a classifier with predict_proba")
     return model
+
+
+def positive_probability(model, texts: list[str]):
+    """P(positive) per text, for the linear scorer and the scikit-learn pipeline alike."""
+    if isinstance(model, linear_scorer.LinearScorer):
+        return model.positive_probability(texts)
+    import sentiment_model
+
+    return sentiment_model.positive_probability(model, texts)
 
 
 # --- input ------------------------------------------------------------------------------------------------
@@ -226,7 +264,7 @@ def predict_fn(input_data, model):
     """One prediction per text, in order; a rejection passes through untouched."""
     if isinstance(input_data, RequestRejection):
         return input_data
-    positive = sentiment_model.positive_probability(model, input_data)
+    positive = positive_probability(model, input_data)
     predictions = []
     for p in positive.tolist():
         label = 1 if p >= 0.5 else 0

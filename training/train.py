@@ -232,6 +232,12 @@ def run(argv: list[str]) -> dict:
     bundled = bundle_inference_code(model_dir)
     report["inference_code"] = bundled
     joblib.dump(model, model_dir / MODEL_FILENAME, compress=3)
+    import linear_scorer  # the serving fast path; model.joblib stays the reference artifact and the fallback
+
+    try:
+        linear_scorer.export(model, model_dir)
+    except linear_scorer.UnsupportedModelError as error:
+        print(f"no {linear_scorer.SCORER_FILENAME}, serving will load {MODEL_FILENAME}: {error}", flush=True)
     (model_dir / METRICS_FILENAME).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(
         f"saved {model_dir / MODEL_FILENAME} ({(model_dir / MODEL_FILENAME).stat().st_size} bytes); fit {fit_seconds:.1f} s"

@@ -188,6 +188,26 @@ def test_saved_artifact_serves_through_model_fn(finished_job):
     ]
 
 
+def test_job_exports_the_linear_scorer_next_to_model_joblib(finished_job):
+    import joblib
+    import linear_scorer
+    import sentiment_model
+
+    model_dir = finished_job[0] / "model"
+    scorer = linear_scorer.LinearScorer.load(model_dir)
+    pipeline = joblib.load(model_dir / "model.joblib")
+    expected = sentiment_model.positive_probability(pipeline, PROBE)
+    np.testing.assert_allclose(scorer.positive_probability(PROBE), expected, rtol=0, atol=1e-9)
+
+
+def test_char_ngram_job_keeps_only_model_joblib_and_says_so(tmp_path, monkeypatch, channels, capsys):
+    argv = render_hyperparameters(FAST | {"use_char_ngrams": "true", "char_ngram_max": "3"})
+    assert _in_process_job(tmp_path, monkeypatch, {k: channels[k] for k in ("train", "validation")}, argv) == 0
+    assert (tmp_path / "model" / "model.joblib").is_file()
+    assert not (tmp_path / "model" / "linear_scorer.npz").exists()
+    assert "no linear_scorer.npz, serving will load model.joblib" in capsys.readouterr().out
+
+
 def test_same_data_and_hyperparameters_give_the_same_predictions(tmp_path, finished_job, channels):
     root, _ = finished_job
     again = run_training_job(tmp_path, channels, FAST | {"eval_train": "true"})
