@@ -2,7 +2,8 @@
 
 Container contract (docs/model.md has the evidence):
 - channels ``train``, ``validation`` and optional ``test`` come from ``SM_CHANNEL_<NAME>`` (or ``--train`` ...);
-- the model goes to ``SM_MODEL_DIR`` as ``model.joblib`` + ``metrics.json``;
+- the model goes to ``SM_MODEL_DIR`` as ``model.joblib`` (the reference artifact), ``linear_scorer.npz`` (the same
+  model folded for numpy-only serving, see linear_scorer.py) and ``metrics.json``;
 - hyperparameters arrive as flags rendered by the launcher: keys sorted, one-letter keys with ONE dash
   (``-C 2.0``), others ``--name value``, values ``str()`` of the JSON-decoded hyperparameter (``True``,
   ``1000.0``). Every hyperparameter has a default, so an empty set trains the default model;
@@ -30,6 +31,7 @@ import traceback
 from pathlib import Path
 
 import joblib
+import linear_scorer  # the serving fast path; model.joblib stays the reference artifact and the fallback
 import numpy as np
 import scipy
 import sentiment_model
@@ -232,7 +234,6 @@ def run(argv: list[str]) -> dict:
     bundled = bundle_inference_code(model_dir)
     report["inference_code"] = bundled
     joblib.dump(model, model_dir / MODEL_FILENAME, compress=3)
-    import linear_scorer  # the serving fast path; model.joblib stays the reference artifact and the fallback
 
     try:
         linear_scorer.export(model, model_dir)
