@@ -27,6 +27,7 @@ import codecs
 import csv
 import io
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,7 @@ def model_fn(model_dir: str):
     if not path.is_file():
         present = sorted(p.name for p in Path(model_dir).iterdir()) if Path(model_dir).is_dir() else []
         raise FileNotFoundError(f"model file {path} not found (model folder holds: {present})")
+    logging.getLogger(__name__).info("model_fn: loading %s in process %d", path, os.getpid())
     model = joblib.load(path)
     if not hasattr(model, "predict_proba"):
         raise TypeError(f"{path} holds a {type(model).__name__}, not a classifier with predict_proba")

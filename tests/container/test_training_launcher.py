@@ -7,13 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from ds_on_aws.packaging import build_sourcedir_tarball
-from ds_on_aws.sagemaker_jobs import (
-    SOURCEDIR_NAME,
-    CodeDeliveryError,
-    check_training_spec,
-    training_job_spec,
-)
+from ds_on_aws.sagemaker_jobs import CodeDeliveryError, check_training_spec, training_job_spec
 from tests.container import harness
 from tests.container.conftest import FAST_HYPERPARAMETERS
 
@@ -22,18 +16,6 @@ BAD_HYPERPARAMETERS = {**FAST_HYPERPARAMETERS, "C": "-1"}
 SCRIPT_REASON = "training refused: invalid hyperparameters: C must be > 0, got -1.0"
 # sagemaker-training's log lines (its logger's format), as opposed to what the script printed.
 LAUNCHER_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ - ")
-
-
-@pytest.fixture(scope="session")
-def code_tarball(tmp_path_factory):
-    """The real ``sourcedir.tar.gz`` where the upload would put it (a local file standing for the S3 object)."""
-    return build_sourcedir_tarball(tmp_path_factory.mktemp("s3") / SOURCEDIR_NAME)
-
-
-@pytest.fixture(scope="session")
-def trained_job(tmp_path_factory, code_tarball, data_channels) -> harness.JobResult:
-    spec = training_job_spec(code_uri=str(code_tarball), data_channels=data_channels)
-    return harness.run_training_job(tmp_path_factory.mktemp("job") / "ml", spec, FAST_HYPERPARAMETERS)
 
 
 def script_lines(output: str) -> list[str]:

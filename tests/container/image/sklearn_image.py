@@ -148,7 +148,17 @@ def serve() -> None:
         finally:
             _timing("pip_install", started)
 
+    fetch_and_import = _modules.import_module
+
+    def timed_import(uri, name, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return fetch_and_import(uri, name, *args, **kwargs)
+        finally:
+            _timing("master_fetch_install_import", started, module=name)
+
     _modules.install = timed_install
+    _modules.import_module = timed_import
     server.start(env.ServingEnv().framework_module)
 
 
