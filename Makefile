@@ -24,8 +24,8 @@ ifneq ($(SHARED_IMDB),)
 export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
 endif
 
-.PHONY: help install run pipeline synth test test-fast test-statemachine lint lint-cfn bench bench-glue bench-train bench-scorer bench-endpoint \
-        deploy diff destroy serve clean
+.PHONY: help install container-venv run pipeline synth test test-fast test-statemachine test-container lint lint-cfn \
+        bench bench-glue bench-train bench-scorer bench-endpoint bench-cold-start deploy diff destroy serve clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -46,6 +46,15 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed ## create .venv and install Python and Node tools (CDK CLI) locally
 
+# The scikit-learn 1.9-0 image's own Python packages on Python 3.12, for tests/container and bench-cold-start
+# (CONTAINER_PYTHON=/path/to/python3.12 to choose the interpreter; docs/container-tier.md).
+CONTAINER_VENV := .venv-container
+$(CONTAINER_VENV)/.installed: requirements-container.txt tests/container/build_venv.sh tests/container/patch_venv.py
+	tests/container/build_venv.sh $(CONTAINER_VENV) requirements-container.txt
+	@touch $@
+
+container-venv: $(CONTAINER_VENV)/.installed ## build .venv-container (the image's Python packages, Python 3.12)
+
 run: install ## the main job: offline pipeline run on the IMDb data, then cdk synth
 	$(VENV)/bin/ds-on-aws run
 	$(MAKE) --no-print-directory synth
@@ -56,11 +65,14 @@ pipeline: install ## only the offline pipeline run (ARGS="--input path/to/review
 synth: install ## synthesize the CloudFormation templates and the review artifacts into cdk.out/
 	$(CDK) synth --quiet --no-notices
 
-test: install ## the whole test suite
+test: install container-venv ## the whole test suite (the container tier included)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## the tests that need neither Spark nor the real data
 	$(PY) -m pytest -m "not spark and not realdata and not slow" $(PYTEST_ARGS)
+
+test-container: install container-venv ## train.py and the handlers under the image's real launcher and serving stack
+	$(PY) -m pytest tests/container $(PYTEST_ARGS)
 
 test-statemachine: install ## execute the synthesized state machine offline on every path (moto)
 	$(PY) -m pytest tests/statemachine $(PYTEST_ARGS)
@@ -71,7 +83,7 @@ lint: install ## ruff on all Python code
 lint-cfn: synth ## cfn-lint on the synthesized templates (settings: .cfnlintrc.yaml)
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-bench: bench-glue bench-train bench-scorer bench-endpoint ## every benchmark (minutes; needs the IMDb data)
+bench: bench-glue bench-train bench-scorer bench-endpoint bench-cold-start ## every benchmark (minutes; needs the IMDb data)
 
 bench-glue: install ## cleaning job on local Spark vs plain pandas, 100k and 1M rows
 	DS_ON_AWS_SPARK_DRIVER_MEMORY=$${DS_ON_AWS_SPARK_DRIVER_MEMORY:-10g} $(PY) benchmarks/bench_glue.py
@@ -84,6 +96,9 @@ bench-scorer: install ## default model served by scikit-learn vs its exported li
 
 bench-endpoint: install ## local endpoint latency and throughput
 	$(PY) benchmarks/bench_endpoint.py
+
+bench-cold-start: install container-venv ## time to first /ping 200 on the image's serving stack (ARGS="--model-dir DIR")
+	$(PY) benchmarks/bench_cold_start.py $(ARGS)
 
 serve: install ## serve a trained model locally (MODEL=runs/<run_id>/model; default: the latest run)
 	$(VENV)/bin/ds-on-aws serve --model $(or $(MODEL),$(shell ls -td runs/local-*/ 2>/dev/null | head -1)model)

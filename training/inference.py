@@ -31,6 +31,7 @@ import codecs
 import csv
 import io
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ def model_fn(model_dir: str):
 
 
 def _load_model(model_dir: Path):
+    # One line per load: the cold-start benchmark counts loads per worker from it.
+    logging.getLogger(__name__).info("model_fn: loading %s in process %d", model_dir, os.getpid())
     if (model_dir / linear_scorer.SCORER_FILENAME).is_file():
         return linear_scorer.LinearScorer.load(model_dir)
     path = model_dir / MODEL_FILENAME
