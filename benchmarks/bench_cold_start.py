@@ -34,7 +34,8 @@ import urllib.request
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT / "training"))  # the SageMaker code folder (its modules are top-level there)
+for entry in (PROJECT_ROOT / "training", PROJECT_ROOT):  # the SageMaker code folder; the tier's harness (tests/)
+    sys.path.insert(0, str(entry))
 
 from ds_on_aws.packaging import build_sourcedir_tarball  # noqa: E402
 from ds_on_aws.sagemaker_jobs import SOURCEDIR_NAME, endpoint_model_spec, training_job_spec  # noqa: E402
