@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ CONTENDERS = ("pipeline", "scorer")
 # --- cold load (child process: nothing heavy imported before the clock starts) ------------------------------------
 def cold_child(kind: str, model_dir: str, texts_path: str) -> dict:
     started = time.perf_counter()
-    sys.path[:0] = [str(ROOT / "common"), str(ROOT / "training"), str(ROOT / "benchmarks")]
+    sys.path[:0] = [str(ROOT / "training"), str(ROOT / "benchmarks")]  # the SageMaker code folder; bench_train
     if kind == "pipeline":
         import joblib
         import sentiment_model
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--single", type=int, default=300, help="reviews scored one at a time per round")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    sys.path[:0] = [str(ROOT / "common"), str(ROOT / "training"), str(ROOT / "benchmarks")]
+    sys.path[:0] = [str(ROOT / "training"), str(ROOT / "benchmarks")]  # the SageMaker code folder; bench_train
     import bench_train
     import linear_scorer
     import sentiment_model
@@ -218,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _context(args, split: dict, fit_seconds: float, export_seconds: float, started: float) -> dict:
-    import numpy as np
-    import sklearn
+    import bench_train
 
     return {
         "split": {
@@ -233,13 +231,7 @@ def _context(args, split: dict, fit_seconds: float, export_seconds: float, start
         "export_seconds": export_seconds,
         "rounds": args.rounds,
         "single_reviews": args.single,
-        "environment": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-            "cpus": os.cpu_count(),
-            "load_average_at_end": os.getloadavg(),
-        },
+        "environment": bench_train.benchmark_environment(),
         "benchmark_seconds": round(time.perf_counter() - started, 1),
     }
 

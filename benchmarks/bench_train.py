@@ -294,6 +294,17 @@ def table(default: dict, baseline: dict) -> str:
     return "\n".join(lines)
 
 
+def benchmark_environment() -> dict:
+    """The interpreter, library versions and machine load a benchmark result was measured with."""
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--imdb-dir", type=Path, default=Path(os.environ.get("DS_ON_AWS_IMDB_DIR", DEFAULT_IMDB_DIR)))
@@ -390,13 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": {"tuning": tuning, **baseline},
         "baseline_validation_oracle": oracle,
         "difference": {key: default[key] - baseline[key] for key, _, _ in ROWS},
-        "environment": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-            "cpus": os.cpu_count(),
-            "load_average_at_end": os.getloadavg(),
-        },
+        "environment": benchmark_environment(),
         "benchmark_seconds": round(time.perf_counter() - started, 1),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ds_on_aws.local.training_job import package_model
 from ds_on_aws.sagemaker_jobs import CONTAINER_ROOT, ModelSpec, TrainingJobSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,13 +177,8 @@ def run_training_job(
 
 
 def package_model_dir(model_dir: Path, destination: Path) -> Path:
-    """``model.tar.gz`` of a model folder, as SageMaker tars ``/opt/ml/model`` after training."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(destination, "w:gz") as tar:
-        for path in sorted(model_dir.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                tar.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
-    return destination
+    """``model.tar.gz`` of a model folder, as SageMaker tars ``/opt/ml/model`` after training (the offline runner's)."""
+    return package_model(model_dir, destination)
 
 
 def free_port() -> int:
