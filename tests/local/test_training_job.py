@@ -210,3 +210,8 @@ def test_an_isolated_model_with_s3_code_is_refused_offline_and_by_the_builder(tm
 
     with pytest.raises(CodeDeliveryError, match="never answers /ping"):
         check_model_spec(spec)
+
+
+def test_an_unknown_endpoint_mode_is_named():
+    with pytest.raises(ValueError, match="'serverles'"):
+        endpoint_model_spec("serverles")
