@@ -19,6 +19,7 @@ import json
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -26,6 +27,16 @@ from constructs import Construct
 from ds_on_aws.config import EndpointConfig
 from ds_on_aws.sagemaker_jobs import endpoint_model_spec
 from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
+from stacks.constructs.policies import (
+    SAGEMAKER_CONTAINER_APIS,
+    allow,
+    image_pull_statements,
+    log_statement,
+    no_resource_type_finding,
+    run_time_prefix_findings,
+    service_log_group_finding,
+)
+from stacks.constructs.training import sklearn_repository_arn
 
 ACCURACY_TAG = "ds-on-aws:validation-accuracy"
 VARIANT_NAME = "AllTraffic"
@@ -65,7 +76,7 @@ class EndpointDeployment(Construct):
         config: EndpointConfig,
         key: kms.IKey,
         image_uri: str,
-        model_role: iam.IRole,
+        artifacts_bucket: s3.IBucket,
         notifications: Notifications,
         failures: FailureHandler,
         endpoint_arns: list[str],
@@ -74,6 +85,8 @@ class EndpointDeployment(Construct):
         s = scope  # states live in the state machine's scope so their names stay readable
         protect = failures.protect
         self.model_spec = endpoint_model_spec(config.mode)
+        self.model_role = self._model_role(scope, key, artifacts_bucket)
+        model_role = self.model_role.without_policy_updates()
 
         create_model = protect(
             tasks.SageMakerCreateModel(
@@ -413,3 +426,34 @@ class EndpointDeployment(Construct):
         create_model.next(create_config)
         create_config.next(create_or_update)
         self.start: sfn.IChainable = create_model
+
+    @staticmethod
+    def _model_role(scope: Construct, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
+        """Role the endpoint's model runs as: read its model.tar.gz (which carries the inference code), use the key,
+        write logs, pull the image.
+
+        Created in the state machine's scope (``<pipeline>/ModelRole``), where it has always been, so its logical
+        ids stay as they are.
+        """
+        role = iam.Role(
+            scope,
+            "ModelRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker model (endpoint) of the review-sentiment pipeline",
+        )
+        allow(
+            role,
+            [iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")])],
+            run_time_prefix_findings(artifacts, ["models/*"]),
+        )
+        allow(
+            role,
+            [iam.PolicyStatement(sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn])],
+        )
+        allow(
+            role,
+            [log_statement(scope, "/aws/sagemaker/Endpoints/*")],
+            service_log_group_finding("/aws/sagemaker/Endpoints/*", "SageMaker hosting"),
+        )
+        allow(role, image_pull_statements(sklearn_repository_arn(scope)), no_resource_type_finding(SAGEMAKER_CONTAINER_APIS))
+        return role

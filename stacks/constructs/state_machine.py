@@ -32,7 +32,9 @@ from constructs import Construct
 from ds_on_aws.config import PipelineConfig
 from stacks.constructs.deployment import ACCURACY_TAG, EndpointDeployment
 from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
-from stacks.constructs.training import TrainingCode, TrainingStep, image_pull_statements, log_statement
+from stacks.constructs.policies import local_finding, no_resource_type_finding
+from stacks.constructs.training import TrainingCode, TrainingStep
+from stacks.nag import acknowledge
 
 STACK_TAG_KEY = "ds-on-aws:stack"
 EXECUTION_TAG_KEY = "ds-on-aws:execution"
@@ -121,14 +123,13 @@ class PipelineStateMachine(Construct):
             code=self.code,
             tags={STACK_TAG_KEY: stack.stack_name, EXECUTION_TAG_KEY: sfn.JsonPath.execution_name},
         )
-        self.model_role = self._model_role(key, artifacts_bucket)
         self.deployment = EndpointDeployment(
             self,
             "Deployment",
             config=config.endpoint,
             key=key,
             image_uri=self.training.image_uri,
-            model_role=self.model_role.without_policy_updates(),
+            artifacts_bucket=artifacts_bucket,
             notifications=notifications,
             failures=self.failures,
             endpoint_arns=self.endpoint_arns,
@@ -451,30 +452,6 @@ class PipelineStateMachine(Construct):
             + 3600
         )
 
-    def _model_role(self, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
-        """Role the endpoint's model runs as: read its model.tar.gz (which carries the inference code), use the key,
-        write logs."""
-        role = iam.Role(
-            self,
-            "ModelRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="SageMaker model (endpoint) of the review-sentiment pipeline",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]
-            )
-        )
-        role.add_to_policy(log_statement(self, "/aws/sagemaker/Endpoints/*"))
-        for statement in image_pull_statements(self):
-            role.add_to_policy(statement)
-        return role
-
     def _grant(self, key: kms.IKey, raw: s3.IBucket, glue_job: glue.IJob, notifications: Notifications) -> None:
         """The state machine role's whole policy, scoped to this stack's job, name prefix, endpoint and topic."""
         stack = Stack.of(self)
@@ -540,7 +517,7 @@ class PipelineStateMachine(Construct):
             iam.PolicyStatement(
                 sid="PassSageMakerRoles",
                 actions=["iam:PassRole"],
-                resources=[self.training.role.role_arn, self.model_role.role_arn],
+                resources=[self.training.role.role_arn, self.deployment.model_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
             iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[notifications.topic.topic_arn]),
@@ -582,6 +559,19 @@ class PipelineStateMachine(Construct):
         ]
         self.policy = iam.Policy(self, "Policy", statements=statements, roles=[self.role])
         self.state_machine.node.add_dependency(self.policy)
+        # The findings of the statements above: SageMaker names derived from the execution (training-job, model,
+        # endpoint-config and endpoint <prefix>*), and the two statements of APIs without resource types.
+        for kind in ("training-job", "model", "endpoint-config", "endpoint"):
+            acknowledge(
+                self.policy,
+                local_finding(f"sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/{prefix}*"),
+                f"SageMaker {kind} names are derived from each execution at run time (<project>-<hash of the "
+                f"execution ARN>), so only the project prefix {prefix} is known at deploy time",
+            )
+        for rule_id, reason in no_resource_type_finding(
+            "the CloudWatch Logs log-delivery APIs and the X-Ray trace APIs"
+        ).items():
+            acknowledge(self.policy, rule_id, reason)
         del raw  # the state machine never reads data itself
 
 

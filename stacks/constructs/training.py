@@ -14,7 +14,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Aws, CfnMapping, Duration, Fn, Size, Stack
+from aws_cdk import Aws, CfnMapping, Duration, Fn, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -28,6 +28,16 @@ from ds_on_aws.config import PROJECT_ROOT, TrainingConfig
 from ds_on_aws.packaging import build_sourcedir_tarball
 from ds_on_aws.sagemaker_jobs import TrainingJobSpec, training_job_spec
 from stacks.constructs.notifications import FailureHandler, error_name, transient_retries, vars_of
+from stacks.constructs.policies import (
+    SAGEMAKER_CONTAINER_APIS,
+    allow,
+    data_key_statements,
+    image_pull_statements,
+    log_statement,
+    no_resource_type_finding,
+    run_time_prefix_findings,
+    service_log_group_finding,
+)
 
 IMAGE_ACCOUNTS_FILE = Path(__file__).resolve().parent.parent / "data" / "sklearn_image_accounts.json"
 IMAGE_REPOSITORY = "sagemaker-scikit-learn"
@@ -100,61 +110,6 @@ def build_sourcedir(destination_dir: Path = SOURCEDIR_BUILD_DIR) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return final
-
-
-def data_key_statements(key: kms.IKey) -> list[iam.PolicyStatement]:
-    """Use the data key for S3 objects; let SageMaker create grants on it for the training volume."""
-    return [
-        iam.PolicyStatement(
-            sid="UseDataKey",
-            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            resources=[key.key_arn],
-        ),
-        iam.PolicyStatement(
-            sid="GrantDataKeyToSageMaker",
-            actions=["kms:CreateGrant"],
-            resources=[key.key_arn],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        ),
-    ]
-
-
-def image_pull_statements(scope: Construct) -> list[iam.PolicyStatement]:
-    """Pull the prebuilt scikit-learn image (the repository of the region's registry account only)."""
-    return [
-        iam.PolicyStatement(
-            sid="PullScikitLearnImage",
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[sklearn_repository_arn(scope)],
-        ),
-        iam.PolicyStatement(
-            sid="EcrAuthorization",
-            actions=["ecr:GetAuthorizationToken"],
-            resources=["*"],  # GetAuthorizationToken has no resource type
-        ),
-        iam.PolicyStatement(
-            sid="PutSageMakerMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],  # PutMetricData has no resource type; limited to SageMaker's namespaces
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
-        ),
-    ]
-
-
-def log_statement(scope: Construct, log_group_pattern: str) -> iam.PolicyStatement:
-    """Write the container logs SageMaker sends to CloudWatch (its own log group names)."""
-    return iam.PolicyStatement(
-        sid="ContainerLogs",
-        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        resources=[
-            Stack.of(scope).format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=log_group_pattern,
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-        ],
-    )
 
 
 class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
@@ -359,26 +314,31 @@ class TrainingStep(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker training job of the review-sentiment pipeline",
         )
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]
-            ),
-            iam.PolicyStatement(
-                sid="ListCuratedSplits",
-                actions=["s3:ListBucket"],
-                resources=[curated.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": ["curated/*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="WriteModels",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[artifacts.arn_for_objects("models/*")],
-            ),
-            *code.read_statements(),
-            *data_key_statements(key),
-            log_statement(self, "/aws/sagemaker/TrainingJobs:*"),
-            *image_pull_statements(self),
-        ]
-        for statement in statements:
-            role.add_to_policy(statement)
+        allow(
+            role,
+            [
+                iam.PolicyStatement(
+                    sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]
+                ),
+                iam.PolicyStatement(
+                    sid="ListCuratedSplits",
+                    actions=["s3:ListBucket"],
+                    resources=[curated.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["curated/*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="WriteModels",
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts.arn_for_objects("models/*")],
+                ),
+            ],
+            {**run_time_prefix_findings(curated, ["curated/*"]), **run_time_prefix_findings(artifacts, ["models/*"])},
+        )
+        allow(role, [*code.read_statements(), *data_key_statements(key)])
+        allow(
+            role,
+            [log_statement(self, "/aws/sagemaker/TrainingJobs:*")],
+            service_log_group_finding("/aws/sagemaker/TrainingJobs:*", "SageMaker training"),
+        )
+        allow(role, image_pull_statements(sklearn_repository_arn(self)), no_resource_type_finding(SAGEMAKER_CONTAINER_APIS))
         return role
