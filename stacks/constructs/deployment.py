@@ -37,6 +37,18 @@ from stacks.constructs.policies import (
     service_log_group_finding,
 )
 from stacks.constructs.training import sklearn_repository_arn
+from stacks.state_machine.state import (
+    ENDPOINT,
+    FAILURE,
+    GATE,
+    LIVE,
+    RESTORE_ERROR,
+    RUN,
+    SMOKE_TEST,
+    TRAINING,
+    WAIT,
+    answer,
+)
 
 ACCURACY_TAG = "ds-on-aws:validation-accuracy"
 VARIANT_NAME = "AllTraffic"
@@ -48,7 +60,7 @@ SMOKE_TEST_BODY = json.dumps(
 
 def production_variant(config: EndpointConfig) -> dict:
     """The one production variant: serverless by default, instance-backed when ``endpoint.mode`` is ``instance``."""
-    variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at("$.run.names.model")}
+    variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at(RUN.names.model)}
     if config.mode == "serverless":
         variant["ServerlessConfig"] = {
             "MemorySizeInMB": config.serverless_memory_mb,
@@ -92,17 +104,17 @@ class EndpointDeployment(Construct):
             tasks.SageMakerCreateModel(
                 s,
                 "Create model",
-                model_name=sfn.JsonPath.string_at("$.run.names.model"),
+                model_name=sfn.JsonPath.string_at(RUN.names.model),
                 primary_container=tasks.ContainerDefinition(
                     image=tasks.DockerImage.from_registry(image_uri),
                     mode=tasks.Mode.SINGLE_MODEL,
-                    model_s3_location=tasks.S3Location.from_json_expression("$.training.model_data_url"),
+                    model_s3_location=tasks.S3Location.from_json_expression(TRAINING.model_data_url),
                     # The inference code travels inside model.tar.gz (code/), so no mode downloads anything.
                     environment_variables=sfn.TaskInput.from_object(dict(self.model_spec.environment)),
                 ),
                 enable_network_isolation=self.model_spec.network_isolation,
                 role=model_role,
-                tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
+                tags=sfn.TaskInput.from_json_path_at(RUN.tags),
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Create model",
@@ -110,9 +122,9 @@ class EndpointDeployment(Construct):
         )
 
         endpoint_config_parameters: dict = {
-            "EndpointConfigName": sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+            "EndpointConfigName": sfn.JsonPath.string_at(RUN.names.endpoint_config),
             "ProductionVariants": [production_variant(config)],
-            "Tags": sfn.JsonPath.list_at("$.run.tags"),
+            "Tags": sfn.JsonPath.list_at(RUN.tags),
         }
         if config.mode == "instance":
             # Serverless variants take no volume key; instance volumes are encrypted with the data key.
@@ -136,9 +148,9 @@ class EndpointDeployment(Construct):
             tasks.SageMakerCreateEndpoint(
                 s,
                 "Create endpoint",
-                endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
-                endpoint_config_name=sfn.JsonPath.string_at("$.run.names.endpoint_config"),
-                tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
+                endpoint_name=sfn.JsonPath.string_at(RUN.endpoint_name),
+                endpoint_config_name=sfn.JsonPath.string_at(RUN.names.endpoint_config),
+                tags=sfn.TaskInput.from_json_path_at(RUN.tags),
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Create endpoint",
@@ -148,15 +160,15 @@ class EndpointDeployment(Construct):
             tasks.SageMakerUpdateEndpoint(
                 s,
                 "Update live endpoint",
-                endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
-                endpoint_config_name=sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+                endpoint_name=sfn.JsonPath.string_at(RUN.endpoint_name),
+                endpoint_config_name=sfn.JsonPath.string_at(RUN.names.endpoint_config),
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Update live endpoint",
             retry="sagemaker",
         )
 
-        start_wait = sfn.Pass(s, "Start waiting", parameters={"attempt": 0}, result_path="$.wait")
+        start_wait = sfn.Pass(s, "Start waiting", parameters={"attempt": 0}, result_path=WAIT)
         wait = sfn.Wait(s, "Wait for endpoint", time=sfn.WaitTime.duration(Duration.seconds(config.wait_seconds)))
         describe = protect(
             tasks.CallAwsService(
@@ -164,9 +176,9 @@ class EndpointDeployment(Construct):
                 "Describe endpoint",
                 service="sagemaker",
                 action="describeEndpoint",
-                parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
+                parameters={"EndpointName": sfn.JsonPath.string_at(RUN.endpoint_name)},
                 iam_resources=endpoint_arns,
-                result_path="$.endpoint",
+                result_path=ENDPOINT,
             ),
             "Describe endpoint",
             retry="sagemaker-sdk",
@@ -174,8 +186,8 @@ class EndpointDeployment(Construct):
         count = sfn.Pass(
             s,
             "Count wait attempt",
-            parameters={"attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.wait.attempt"), 1)},
-            result_path="$.wait",
+            parameters={"attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at(WAIT.attempt), 1)},
+            result_path=WAIT,
         )
 
         # A new model that fails the smoke test AFTER an update is already live: put the previous model back (its
@@ -184,8 +196,8 @@ class EndpointDeployment(Construct):
             s,
             "Restore previous model",
             comment="Smoke test failed after an update: roll the live endpoint back to the config it ran before.",
-            endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
-            endpoint_config_name=sfn.JsonPath.string_at("$.live.config"),
+            endpoint_name=sfn.JsonPath.string_at(RUN.endpoint_name),
+            endpoint_config_name=sfn.JsonPath.string_at(LIVE.config),
             result_path=sfn.JsonPath.DISCARD,
         )
         for policy in transient_retries("sagemaker"):
@@ -194,37 +206,37 @@ class EndpointDeployment(Construct):
             s,
             "Note restore",
             parameters={
-                "step": sfn.JsonPath.string_at("$.failure.step"),
-                "error": sfn.JsonPath.string_at("$.failure.error"),
+                "step": sfn.JsonPath.string_at(FAILURE.step),
+                "error": sfn.JsonPath.string_at(FAILURE.error),
                 "message": sfn.JsonPath.format(
                     "{} The endpoint is being rolled back to the previous model (endpoint config {}).",
-                    sfn.JsonPath.string_at("$.failure.message"),
-                    sfn.JsonPath.string_at("$.live.config"),
+                    sfn.JsonPath.string_at(FAILURE.message),
+                    sfn.JsonPath.string_at(LIVE.config),
                 ),
             },
-            result_path="$.failure",
+            result_path=FAILURE,
         ).next(failures.entry)
         restore_failed = sfn.Pass(
             s,
             "Restore failed",
             parameters={
-                "step": sfn.JsonPath.string_at("$.failure.step"),
-                "error": sfn.JsonPath.string_at("$.failure.error"),
+                "step": sfn.JsonPath.string_at(FAILURE.step),
+                "error": sfn.JsonPath.string_at(FAILURE.error),
                 "message": sfn.JsonPath.format(
                     "{} Restoring the previous model (endpoint config {}) also failed: {}: {}",
-                    sfn.JsonPath.string_at("$.failure.message"),
-                    sfn.JsonPath.string_at("$.live.config"),
-                    sfn.JsonPath.string_at("$.restore_error.Error"),
-                    sfn.JsonPath.string_at("$.restore_error.Cause"),
+                    sfn.JsonPath.string_at(FAILURE.message),
+                    sfn.JsonPath.string_at(LIVE.config),
+                    sfn.JsonPath.string_at(RESTORE_ERROR.Error),
+                    sfn.JsonPath.string_at(RESTORE_ERROR.Cause),
                 ),
             },
-            result_path="$.failure",
+            result_path=FAILURE,
         ).next(failures.entry)
-        restore.add_catch(restore_failed, errors=["States.ALL"], result_path="$.restore_error")
+        restore.add_catch(restore_failed, errors=["States.ALL"], result_path=RESTORE_ERROR)
         restore.next(restored)
         after_smoke_failure = (
             sfn.Choice(s, "Previous model to restore?")
-            .when(sfn.Condition.boolean_equals("$.live.exists", True), restore)
+            .when(sfn.Condition.boolean_equals(LIVE.exists, True), restore)
             .otherwise(failures.entry)
         )
 
@@ -237,14 +249,14 @@ class EndpointDeployment(Construct):
                 action="invokeEndpoint",
                 iam_action="sagemaker:InvokeEndpoint",
                 parameters={
-                    "EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name"),
+                    "EndpointName": sfn.JsonPath.string_at(RUN.endpoint_name),
                     "ContentType": "application/json",
                     "Accept": "application/json",
                     "Body": SMOKE_TEST_BODY,
                 },
                 iam_resources=endpoint_arns,
-                result_selector={"body": sfn.JsonPath.string_at("$.Body")},
-                result_path="$.smoke_test",
+                result_selector={"body": sfn.JsonPath.string_at(answer("Body"))},
+                result_path=SMOKE_TEST,
                 task_timeout=sfn.Timeout.duration(Duration.minutes(2)),
             ),
             "Smoke test endpoint",
@@ -270,13 +282,13 @@ class EndpointDeployment(Construct):
                 service="sagemaker",
                 action="addTags",
                 parameters={
-                    "ResourceArn": sfn.JsonPath.string_at("$.endpoint.EndpointArn"),
+                    "ResourceArn": sfn.JsonPath.string_at(ENDPOINT.EndpointArn),
                     "Tags": [
                         {
                             "Key": ACCURACY_TAG,
-                            "Value": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.gate.accuracy")),
+                            "Value": sfn.JsonPath.format("{}", sfn.JsonPath.string_at(GATE.accuracy)),
                         },
-                        {"Key": "ds-on-aws:model", "Value": sfn.JsonPath.string_at("$.run.names.model")},
+                        {"Key": "ds-on-aws:model", "Value": sfn.JsonPath.string_at(RUN.names.model)},
                         {"Key": "ds-on-aws:deployed-by", "Value": sfn.JsonPath.execution_name},
                     ],
                 },
@@ -295,9 +307,9 @@ class EndpointDeployment(Construct):
                     sfn.JsonPath.format(
                         "Run {} deployed model {} (validation accuracy {}) to endpoint {}.",
                         sfn.JsonPath.execution_name,
-                        sfn.JsonPath.string_at("$.run.names.model"),
-                        sfn.JsonPath.string_at("$.gate.accuracy"),
-                        sfn.JsonPath.string_at("$.run.endpoint_name"),
+                        sfn.JsonPath.string_at(RUN.names.model),
+                        sfn.JsonPath.string_at(GATE.accuracy),
+                        sfn.JsonPath.string_at(RUN.endpoint_name),
                     )
                 ),
             ),
@@ -313,14 +325,14 @@ class EndpointDeployment(Construct):
                 comment="Only an endpoint this run created (no live endpoint before) and that ended Failed: it serves nothing.",
                 service="sagemaker",
                 action="deleteEndpoint",
-                parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
+                parameters={"EndpointName": sfn.JsonPath.string_at(RUN.endpoint_name)},
                 iam_resources=endpoint_arns,
                 result_path=sfn.JsonPath.DISCARD,
             ),
             "Delete failed new endpoint",
             retry="sagemaker-sdk",
         )
-        endpoint_json = sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint"))
+        endpoint_json = sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(ENDPOINT))
         failed_new = failures.reject(
             "Endpoint deployment",
             error="EndpointFailed",
@@ -340,8 +352,8 @@ class EndpointDeployment(Construct):
             message=sfn.JsonPath.format(
                 "The endpoint is InService on config {} instead of {}: the update failed and SageMaker rolled back "
                 "to the previous model, which keeps serving. {}",
-                sfn.JsonPath.string_at("$.endpoint.EndpointConfigName"),
-                sfn.JsonPath.string_at("$.run.names.endpoint_config"),
+                sfn.JsonPath.string_at(ENDPOINT.EndpointConfigName),
+                sfn.JsonPath.string_at(RUN.names.endpoint_config),
                 endpoint_json,
             ),
         )
@@ -351,9 +363,9 @@ class EndpointDeployment(Construct):
             error="EndpointTimeout",
             message=sfn.JsonPath.format(
                 "The endpoint was not InService after {} checks {} s apart; last status: {}",
-                sfn.JsonPath.string_at("$.wait.attempt"),
+                sfn.JsonPath.string_at(WAIT.attempt),
                 str(config.wait_seconds),
-                sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
+                sfn.JsonPath.string_at(ENDPOINT.EndpointStatus),
             ),
         )
         unexpected = failures.reject(
@@ -368,19 +380,19 @@ class EndpointDeployment(Construct):
             error="SmokeTestFailed",
             message=sfn.JsonPath.format(
                 "The endpoint answered without predictions: {}",
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(SMOKE_TEST)),
             ),
             then=after_smoke_failure,
         )
 
-        status = "$.endpoint.EndpointStatus"
+        status = ENDPOINT.EndpointStatus
         ready = (
             sfn.Choice(s, "Endpoint ready?")
             .when(
                 sfn.Condition.and_(
                     sfn.Condition.string_equals(status, "InService"),
                     sfn.Condition.string_equals_json_path(
-                        "$.endpoint.EndpointConfigName", "$.run.names.endpoint_config"
+                        ENDPOINT.EndpointConfigName, RUN.names.endpoint_config
                     ),
                 ),
                 smoke_test,
@@ -388,12 +400,12 @@ class EndpointDeployment(Construct):
             .when(sfn.Condition.string_equals(status, "InService"), rolled_back)
             .when(
                 sfn.Condition.and_(
-                    sfn.Condition.string_equals(status, "Failed"), sfn.Condition.boolean_equals("$.live.exists", False)
+                    sfn.Condition.string_equals(status, "Failed"), sfn.Condition.boolean_equals(LIVE.exists, False)
                 ),
                 delete_failed_new,
             )
             .when(sfn.Condition.string_equals(status, "Failed"), failed_update)
-            .when(sfn.Condition.number_greater_than_equals("$.wait.attempt", config.max_wait_attempts), timed_out)
+            .when(sfn.Condition.number_greater_than_equals(WAIT.attempt, config.max_wait_attempts), timed_out)
             .when(sfn.Condition.or_(*[sfn.Condition.string_equals(status, s_) for s_ in WAITING_STATUSES]), wait)
             .otherwise(unexpected)
         )
@@ -401,8 +413,8 @@ class EndpointDeployment(Construct):
             sfn.Choice(s, "Smoke test answered?")
             .when(
                 sfn.Condition.and_(
-                    sfn.Condition.is_string("$.smoke_test.body"),
-                    sfn.Condition.string_matches("$.smoke_test.body", "*predictions*"),
+                    sfn.Condition.is_string(SMOKE_TEST.body),
+                    sfn.Condition.string_matches(SMOKE_TEST.body, "*predictions*"),
                 ),
                 record,
             )
@@ -420,7 +432,7 @@ class EndpointDeployment(Construct):
         update_endpoint.next(start_wait)
         create_or_update = (
             sfn.Choice(s, "Live endpoint exists?")
-            .when(sfn.Condition.boolean_equals("$.live.exists", True), update_endpoint)
+            .when(sfn.Condition.boolean_equals(LIVE.exists, True), update_endpoint)
             .otherwise(create_endpoint)
         )
         create_model.next(create_config)

@@ -35,6 +35,25 @@ from stacks.constructs.notifications import FailureHandler, Notifications, trans
 from stacks.constructs.policies import local_finding, no_resource_type_finding
 from stacks.constructs.training import TrainingCode, TrainingStep
 from stacks.nag import acknowledge
+from stacks.state_machine.state import (
+    EXECUTION_ID,
+    EXECUTION_INPUT,
+    GATE,
+    GLUE,
+    LIVE,
+    LIVE_ERROR,
+    LIVE_TAGS,
+    PREPARE,
+    REJECTION,
+    RUN,
+    TRAINING,
+    TRAINING_JOB,
+    VALIDATION_ACCURACY_VALUES,
+    Settings,
+    answer,
+    first,
+    tag_values,
+)
 
 STACK_TAG_KEY = "ds-on-aws:stack"
 EXECUTION_TAG_KEY = "ds-on-aws:execution"
@@ -59,7 +78,7 @@ def sagemaker_name_prefix(project_name: str) -> str:
     return f"{project_name}-"
 
 
-def input_is_invalid(settings: str, *, raw_uri: str, endpoint_name: str, name_prefix: str) -> sfn.Condition:
+def input_is_invalid(settings: Settings, *, raw_uri: str, endpoint_name: str, name_prefix: str) -> sfn.Condition:
     """True when a merged setting has the wrong type, range or scope (all five are present after the merge).
 
     Checked before anything runs, so a typo costs seconds, not a Glue job and a training job:
@@ -68,21 +87,21 @@ def input_is_invalid(settings: str, *, raw_uri: str, endpoint_name: str, name_pr
     of the characters a SageMaker name cannot have (``_``, ``.``, ``/``, spaces).
     """
     c = sfn.Condition
-    endpoint = f"{settings}.endpoint_name"
+    endpoint = settings.endpoint_name
     return c.or_(
-        c.not_(c.is_string(f"{settings}.raw_s3_uri")),
-        c.not_(c.string_matches(f"{settings}.raw_s3_uri", f"{raw_uri}*")),
-        c.not_(c.is_numeric(f"{settings}.min_accuracy")),
-        c.number_less_than(f"{settings}.min_accuracy", 0),
-        c.number_greater_than(f"{settings}.min_accuracy", 1),
-        c.not_(c.is_boolean(f"{settings}.deploy")),
+        c.not_(c.is_string(settings.raw_s3_uri)),
+        c.not_(c.string_matches(settings.raw_s3_uri, f"{raw_uri}*")),
+        c.not_(c.is_numeric(settings.min_accuracy)),
+        c.number_less_than(settings.min_accuracy, 0),
+        c.number_greater_than(settings.min_accuracy, 1),
+        c.not_(c.is_boolean(settings.deploy)),
         c.not_(c.is_string(endpoint)),
         c.and_(c.not_(c.string_equals(endpoint, endpoint_name)), c.not_(c.string_matches(endpoint, f"{name_prefix}*"))),
         *(c.string_matches(endpoint, pattern) for pattern in ("*_*", "*.*", "*/*", "* *", "*-")),
-        c.is_string(f"{settings}.hyperparameters"),
-        c.is_numeric(f"{settings}.hyperparameters"),
-        c.is_boolean(f"{settings}.hyperparameters"),
-        c.is_null(f"{settings}.hyperparameters"),
+        c.is_string(settings.hyperparameters),
+        c.is_numeric(settings.hyperparameters),
+        c.is_boolean(settings.hyperparameters),
+        c.is_null(settings.hyperparameters),
     )
 
 
@@ -186,7 +205,7 @@ class PipelineStateMachine(Construct):
                 + f"/{config.raw_prefix}), hyperparameters (object of strings), min_accuracy (number 0..1), "
                 f"endpoint_name ({config.endpoint.name} or {self.prefix}... with letters, digits and dashes), "
                 "deploy (true/false); got {}",
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(EXECUTION_INPUT)),
             ),
         )
         load_defaults = sfn.Pass(
@@ -203,42 +222,42 @@ class PipelineStateMachine(Construct):
                 },
                 # The code-delivery keys of the training job's spec (the code channel of the isolated job).
                 "script_mode": dict(self.training.spec.script_mode),
-                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+                "input": sfn.JsonPath.object_at(EXECUTION_INPUT),
             },
-            result_path="$.prepare",
+            result_path=PREPARE,
         )
         merge = sfn.Pass(
             self,
             "Merge input over defaults",
             parameters={
                 "settings": sfn.JsonPath.json_merge(
-                    sfn.JsonPath.object_at("$.prepare.defaults"), sfn.JsonPath.object_at("$.prepare.input")
+                    sfn.JsonPath.object_at(PREPARE.defaults), sfn.JsonPath.object_at(PREPARE.input)
                 )
             },
-            result_path="$.prepare.merged",
+            result_path=PREPARE.merged,
         )
         name = sfn.JsonPath.format(
-            f"{self.prefix}{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "MD5")
+            f"{self.prefix}{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at(EXECUTION_ID), "MD5")
         )
         run_id = sfn.JsonPath.execution_name
-        settings = "$.prepare.merged.settings"
+        settings = PREPARE.merged.settings
         derive = sfn.Pass(
             self,
             "Derive run names",
             comment="run_id = execution name (S3 paths, tags); SageMaker names = <project>-<MD5 of the execution ARN>.",
             parameters={
                 "run_id": run_id,
-                "raw_s3_uri": sfn.JsonPath.string_at(f"{settings}.raw_s3_uri"),
-                "min_accuracy": sfn.JsonPath.number_at(f"{settings}.min_accuracy"),
-                "endpoint_name": sfn.JsonPath.string_at(f"{settings}.endpoint_name"),
-                "deploy": sfn.JsonPath.string_at(f"{settings}.deploy"),
+                "raw_s3_uri": sfn.JsonPath.string_at(settings.raw_s3_uri),
+                "min_accuracy": sfn.JsonPath.number_at(settings.min_accuracy),
+                "endpoint_name": sfn.JsonPath.string_at(settings.endpoint_name),
+                "deploy": sfn.JsonPath.string_at(settings.deploy),
                 # per key: cdk.json defaults < execution input < script-mode keys (which cannot be overridden)
                 "hyperparameters": sfn.JsonPath.json_merge(
                     sfn.JsonPath.json_merge(
-                        sfn.JsonPath.object_at("$.prepare.defaults.hyperparameters"),
-                        sfn.JsonPath.object_at(f"{settings}.hyperparameters"),
+                        sfn.JsonPath.object_at(PREPARE.defaults.hyperparameters),
+                        sfn.JsonPath.object_at(settings.hyperparameters),
                     ),
-                    sfn.JsonPath.object_at("$.prepare.script_mode"),
+                    sfn.JsonPath.object_at(PREPARE.script_mode),
                 ),
                 "names": {"training_job": name, "model": name, "endpoint_config": name},
                 "channels": {
@@ -251,9 +270,9 @@ class PipelineStateMachine(Construct):
                     {"Key": EXECUTION_TAG_KEY, "Value": run_id},
                 ],
             },
-            result_path="$.run",
+            result_path=RUN,
         )
-        keep_run = sfn.Pass(self, "Keep run settings", parameters={"run": sfn.JsonPath.object_at("$.run")})
+        keep_run = sfn.Pass(self, "Keep run settings", parameters={"run": sfn.JsonPath.object_at(RUN)})
 
         clean = failures.protect(
             tasks.GlueStartJobRun(
@@ -264,15 +283,15 @@ class PipelineStateMachine(Construct):
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB,
                 arguments=sfn.TaskInput.from_object(
                     {
-                        "--input_uri": sfn.JsonPath.string_at("$.run.raw_s3_uri"),
-                        "--run_id": sfn.JsonPath.string_at("$.run.run_id"),
+                        "--input_uri": sfn.JsonPath.string_at(RUN.raw_s3_uri),
+                        "--run_id": sfn.JsonPath.string_at(RUN.run_id),
                     }
                 ),
                 result_selector={
-                    "job_run_id": sfn.JsonPath.string_at("$.Id"),
-                    "state": sfn.JsonPath.string_at("$.JobRunState"),
+                    "job_run_id": sfn.JsonPath.string_at(answer("Id")),
+                    "state": sfn.JsonPath.string_at(answer("JobRunState")),
                 },
-                result_path="$.glue",
+                result_path=GLUE,
             ),
             "Clean reviews",
             retry="glue",
@@ -287,31 +306,31 @@ class PipelineStateMachine(Construct):
             self,
             "Read validation accuracy",
             parameters={
-                "job_name": sfn.JsonPath.string_at("$.training_job.TrainingJobName"),
-                "model_data_url": sfn.JsonPath.string_at("$.training_job.ModelArtifacts.S3ModelArtifacts"),
+                "job_name": sfn.JsonPath.string_at(TRAINING_JOB.TrainingJobName),
+                "model_data_url": sfn.JsonPath.string_at(TRAINING_JOB.ModelArtifacts.S3ModelArtifacts),
                 "values": sfn.JsonPath.list_at(
-                    "$.training_job.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"
+                    VALIDATION_ACCURACY_VALUES
                 ),
             },
-            result_path="$.training",
+            result_path=TRAINING,
         )
         keep_accuracy = sfn.Pass(
             self,
             "Keep validation accuracy",
-            parameters={"accuracy": sfn.JsonPath.number_at("$.training.values[0]")},
-            result_path="$.gate",
+            parameters={"accuracy": sfn.JsonPath.number_at(first(TRAINING.values))},
+            result_path=GATE,
         )
         no_metric = failures.reject(
             "Read validation accuracy",
             error="MetricMissing",
             message=sfn.JsonPath.format(
                 "Training job {} reported no numeric validation:accuracy in FinalMetricDataList",
-                sfn.JsonPath.string_at("$.training_job.TrainingJobName"),
+                sfn.JsonPath.string_at(TRAINING_JOB.TrainingJobName),
             ),
         )
         metrics_present = (
             sfn.Choice(self, "Metrics reported?")
-            .when(sfn.Condition.is_present("$.training_job.FinalMetricDataList"), read_accuracy)
+            .when(sfn.Condition.is_present(TRAINING_JOB.FinalMetricDataList), read_accuracy)
             .otherwise(no_metric)
         )
         has_metric = (
@@ -319,7 +338,7 @@ class PipelineStateMachine(Construct):
             # IsPresent first: any other test on a missing path is an uncatchable States.Runtime error
             .when(
                 sfn.Condition.and_(
-                    sfn.Condition.is_present("$.training.values[0]"), sfn.Condition.is_numeric("$.training.values[0]")
+                    sfn.Condition.is_present(first(TRAINING.values)), sfn.Condition.is_numeric(first(TRAINING.values))
                 ),
                 keep_accuracy,
             )
@@ -359,14 +378,14 @@ class PipelineStateMachine(Construct):
             "Model rejected",
             comment="The live endpoint was not touched.",
             error="ModelRejected",
-            cause_path="$.rejection.message",
+            cause_path=REJECTION.message,
         )
         notify_rejected = self.failures.protect(
             notifications.publish(
                 self,
                 "Notify rejection",
                 subject="ds-on-aws: model REJECTED",
-                message=sfn.TaskInput.from_json_path_at("$.rejection.message"),
+                message=sfn.TaskInput.from_json_path_at(REJECTION.message),
             ),
             "Notify rejection",
             retry="sns",
@@ -379,12 +398,12 @@ class PipelineStateMachine(Construct):
                 "message": sfn.JsonPath.format(
                     "Model rejected: validation accuracy {} is below the threshold {} (training job {}). "
                     "The live endpoint was not touched.",
-                    sfn.JsonPath.string_at("$.gate.accuracy"),
-                    sfn.JsonPath.string_at("$.run.min_accuracy"),
-                    sfn.JsonPath.string_at("$.training.job_name"),
+                    sfn.JsonPath.string_at(GATE.accuracy),
+                    sfn.JsonPath.string_at(RUN.min_accuracy),
+                    sfn.JsonPath.string_at(TRAINING.job_name),
                 )
             },
-            result_path="$.rejection",
+            result_path=REJECTION,
         ).next(notify_rejected)
         worse = sfn.Pass(
             self,
@@ -393,13 +412,13 @@ class PipelineStateMachine(Construct):
                 "message": sfn.JsonPath.format(
                     "Model rejected: validation accuracy {} is below the live model accuracy {} on endpoint {} "
                     "(training job {}). The live endpoint was not touched.",
-                    sfn.JsonPath.string_at("$.gate.accuracy"),
-                    sfn.JsonPath.string_at("$.live.accuracy"),
-                    sfn.JsonPath.string_at("$.run.endpoint_name"),
-                    sfn.JsonPath.string_at("$.training.job_name"),
+                    sfn.JsonPath.string_at(GATE.accuracy),
+                    sfn.JsonPath.string_at(LIVE.accuracy),
+                    sfn.JsonPath.string_at(RUN.endpoint_name),
+                    sfn.JsonPath.string_at(TRAINING.job_name),
                 )
             },
-            result_path="$.rejection",
+            result_path=REJECTION,
         ).next(notify_rejected)
 
         not_deployed = self.failures.protect(
@@ -411,8 +430,8 @@ class PipelineStateMachine(Construct):
                     sfn.JsonPath.format(
                         "Run {} trained {} with validation accuracy {}; deploy was false, so no endpoint changed.",
                         sfn.JsonPath.execution_name,
-                        sfn.JsonPath.string_at("$.training.job_name"),
-                        sfn.JsonPath.string_at("$.gate.accuracy"),
+                        sfn.JsonPath.string_at(TRAINING.job_name),
+                        sfn.JsonPath.string_at(GATE.accuracy),
                     )
                 ),
             ),
@@ -422,18 +441,18 @@ class PipelineStateMachine(Construct):
         not_deployed.next(sfn.Succeed(self, "Accepted, not deployed"))
         deploy = (
             sfn.Choice(self, "Deploy?")
-            .when(sfn.Condition.boolean_equals("$.run.deploy", True), self.deployment.start)
+            .when(sfn.Condition.boolean_equals(RUN.deploy, True), self.deployment.start)
             .otherwise(not_deployed)
         )
 
         gate = sfn.Choice(self, "Model-quality gate").when(
-            sfn.Condition.number_less_than_json_path("$.gate.accuracy", "$.run.min_accuracy"), below
+            sfn.Condition.number_less_than_json_path(GATE.accuracy, RUN.min_accuracy), below
         )
         if config.model_quality.compare_with_live:
             gate.when(
                 sfn.Condition.and_(
-                    sfn.Condition.boolean_equals("$.live.has_accuracy", True),
-                    sfn.Condition.number_less_than_json_path("$.gate.accuracy", "$.live.accuracy"),
+                    sfn.Condition.boolean_equals(LIVE.has_accuracy, True),
+                    sfn.Condition.number_less_than_json_path(GATE.accuracy, LIVE.accuracy),
                 ),
                 worse,
             )
@@ -589,38 +608,38 @@ class _LiveLookup:
             "Look up live endpoint",
             service="sagemaker",
             action="describeEndpoint",
-            parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
+            parameters={"EndpointName": sfn.JsonPath.string_at(RUN.endpoint_name)},
             iam_resources=endpoint_arns,
             result_selector={
                 "exists": True,
                 "has_accuracy": False,
                 "accuracy": 0,  # always present, so no Choice ever reads a missing path
-                "name": sfn.JsonPath.string_at("$.EndpointName"),
-                "arn": sfn.JsonPath.string_at("$.EndpointArn"),
-                "status": sfn.JsonPath.string_at("$.EndpointStatus"),
-                "config": sfn.JsonPath.string_at("$.EndpointConfigName"),
+                "name": sfn.JsonPath.string_at(answer("EndpointName")),
+                "arn": sfn.JsonPath.string_at(answer("EndpointArn")),
+                "status": sfn.JsonPath.string_at(answer("EndpointStatus")),
+                "config": sfn.JsonPath.string_at(answer("EndpointConfigName")),
             },
-            result_path="$.live",
+            result_path=LIVE,
         )
         first_run = sfn.Pass(
             scope,
             "No live endpoint",
             comment="First run: nothing to compare with, the endpoint will be created.",
             parameters={"exists": False, "has_accuracy": False, "accuracy": 0},
-            result_path="$.live",
+            result_path=LIVE,
         )
         lookup_failed = failures.describe(
             "Look up live endpoint",
-            error="$.live_error.Error",
-            cause="$.live_error.Cause",
+            error=LIVE_ERROR.Error,
+            cause=LIVE_ERROR.Cause,
             state_name="Live endpoint lookup failed",
         )
         not_found = (
             sfn.Choice(scope, "Endpoint not found?")
             .when(
                 sfn.Condition.and_(
-                    sfn.Condition.is_present("$.live_error.Cause"),
-                    sfn.Condition.string_matches("$.live_error.Cause", NOT_FOUND_CAUSE),
+                    sfn.Condition.is_present(LIVE_ERROR.Cause),
+                    sfn.Condition.string_matches(LIVE_ERROR.Cause, NOT_FOUND_CAUSE),
                 ),
                 first_run,
             )
@@ -631,7 +650,7 @@ class _LiveLookup:
         # the cause text decides (a real not-found costs ~15 s of retries, a throttled lookup does not fail the run).
         for policy in transient_retries("sagemaker-sdk"):
             describe.add_retry(**vars_of(policy))
-        describe.add_catch(not_found, errors=list(NOT_FOUND_ERRORS), result_path="$.live_error")
+        describe.add_catch(not_found, errors=list(NOT_FOUND_ERRORS), result_path=LIVE_ERROR)
         failures.protect(describe, "Look up live endpoint")
 
         busy = failures.reject(
@@ -640,8 +659,8 @@ class _LiveLookup:
             message=sfn.JsonPath.format(
                 "Endpoint {} is {} (not InService): another deployment may be running or it needs attention; "
                 "it was not touched.",
-                sfn.JsonPath.string_at("$.live.name"),
-                sfn.JsonPath.string_at("$.live.status"),
+                sfn.JsonPath.string_at(LIVE.name),
+                sfn.JsonPath.string_at(LIVE.status),
             ),
         )
         list_tags = failures.protect(
@@ -650,9 +669,9 @@ class _LiveLookup:
                 "Read live model accuracy",
                 service="sagemaker",
                 action="listTags",
-                parameters={"ResourceArn": sfn.JsonPath.string_at("$.live.arn")},
+                parameters={"ResourceArn": sfn.JsonPath.string_at(LIVE.arn)},
                 iam_resources=endpoint_arns,
-                result_path="$.live_tags",  # whole answer: Tags is optional in the API, a selector must not read it
+                result_path=LIVE_TAGS,  # whole answer: Tags is optional in the API, a selector must not read it
             ),
             "Read live model accuracy",
             retry="sagemaker-sdk",
@@ -663,28 +682,28 @@ class _LiveLookup:
             parameters={
                 "exists": True,
                 "has_accuracy": True,
-                "name": sfn.JsonPath.string_at("$.live.name"),
-                "arn": sfn.JsonPath.string_at("$.live.arn"),
-                "status": sfn.JsonPath.string_at("$.live.status"),
-                "config": sfn.JsonPath.string_at("$.live.config"),
-                "accuracy": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.live_tags.values[0]")),
+                "name": sfn.JsonPath.string_at(LIVE.name),
+                "arn": sfn.JsonPath.string_at(LIVE.arn),
+                "status": sfn.JsonPath.string_at(LIVE.status),
+                "config": sfn.JsonPath.string_at(LIVE.config),
+                "accuracy": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at(first(LIVE_TAGS.values))),
             },
-            result_path="$.live",
+            result_path=LIVE,
         )
         find_tag = sfn.Pass(
             scope,
             "Find accuracy tag",
-            parameters={"values": sfn.JsonPath.list_at(f"$.live_tags.Tags[?(@.Key == '{ACCURACY_TAG}')].Value")},
-            result_path="$.live_tags",
+            parameters={"values": sfn.JsonPath.list_at(tag_values(ACCURACY_TAG))},
+            result_path=LIVE_TAGS,
         )
         self._tags_listed = sfn.Choice(scope, "Tags listed?")
-        self._tags_listed.when(sfn.Condition.is_present("$.live_tags.Tags"), find_tag)
+        self._tags_listed.when(sfn.Condition.is_present(LIVE_TAGS.Tags), find_tag)
         self._recorded = sfn.Choice(scope, "Live accuracy recorded?")
-        self._recorded.when(sfn.Condition.is_present("$.live_tags.values[0]"), keep_live)
+        self._recorded.when(sfn.Condition.is_present(first(LIVE_TAGS.values)), keep_live)
         find_tag.next(self._recorded)
         in_service = (
             sfn.Choice(scope, "Live endpoint in service?")
-            .when(sfn.Condition.string_equals("$.live.status", "InService"), list_tags)
+            .when(sfn.Condition.string_equals(LIVE.status, "InService"), list_tags)
             .otherwise(busy)
         )
         describe.next(in_service)

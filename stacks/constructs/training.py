@@ -38,6 +38,13 @@ from stacks.constructs.policies import (
     run_time_prefix_findings,
     service_log_group_finding,
 )
+from stacks.state_machine.state import (
+    DESCRIBE_ERROR,
+    RUN,
+    TRAINING_FAILURE,
+    TRAINING_JOB,
+    answer,
+)
 
 IMAGE_ACCOUNTS_FILE = Path(__file__).resolve().parent.parent / "data" / "sklearn_image_accounts.json"
 IMAGE_REPOSITORY = "sagemaker-scikit-learn"
@@ -137,7 +144,7 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
         state = dict(super().to_state_json(*args, **kwargs))
         parameters = dict(state.get("Parameters", {}))
         parameters.pop("HyperParameters", None)
-        parameters["HyperParameters.$"] = "$.run.hyperparameters"
+        parameters["HyperParameters.$"] = RUN.hyperparameters
         parameters["InputDataConfig"] = self._spec.input_data_config()
         parameters["EnableNetworkIsolation"] = self._spec.network_isolation
         algorithm = dict(parameters.get("AlgorithmSpecification", {}))
@@ -208,7 +215,7 @@ class TrainingStep(Construct):
         self.role = self._role(key, curated_bucket, artifacts_bucket, code)
         self.spec = training_job_spec(
             code_uri=code.s3_uri,
-            data_channels={name: f"$.run.channels.{name}" for name in ("train", "validation")},
+            data_channels={"train": RUN.channels.train, "validation": RUN.channels.validation},
             network_isolation=True,
         )
         self.task = _TrainingJobTask(
@@ -218,7 +225,7 @@ class TrainingStep(Construct):
             spec=self.spec,
             comment="SageMaker training job (scikit-learn container, script mode, managed spot), run to completion.",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            training_job_name=sfn.JsonPath.string_at("$.run.names.training_job"),
+            training_job_name=sfn.JsonPath.string_at(RUN.names.training_job),
             # An immutable view: the L2 otherwise grants s3:GetObject/ListBucket on "*" for JSONPath locations.
             role=self.role.without_policy_updates(),
             algorithm_specification=tasks.AlgorithmSpecification(
@@ -227,7 +234,7 @@ class TrainingStep(Construct):
                 metric_definitions=metric_definitions(),
             ),
             output_data_config=tasks.OutputDataConfig(
-                s3_output_location=tasks.S3Location.from_json_expression("$.run.model_output_uri"),
+                s3_output_location=tasks.S3Location.from_json_expression(RUN.model_output_uri),
                 encryption_key=key,
             ),
             resource_config=tasks.ResourceConfig(
@@ -238,7 +245,7 @@ class TrainingStep(Construct):
             ),
             stopping_condition=tasks.StoppingCondition(max_runtime=Duration.seconds(config.max_runtime_seconds)),
             tags=tags,
-            result_path="$.training_job",  # the whole DescribeTrainingJob (FinalMetricDataList is optional)
+            result_path=TRAINING_JOB,  # the whole DescribeTrainingJob (FinalMetricDataList is optional)
         )
 
     def failure_report(self, failures: FailureHandler, step: str = "Train model") -> sfn.IChainable:
@@ -251,7 +258,7 @@ class TrainingStep(Construct):
         none (stopped, or never created). If the description fails too, the generic record is notified as it is.
         """
         scope = self.task.node.scope
-        job = sfn.JsonPath.string_at("$.run.names.training_job")
+        job = sfn.JsonPath.string_at(RUN.names.training_job)
         logs_where = sfn.JsonPath.format(
             "Log: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {}/algo-*"
             " (https://{}.console.aws.amazon.com/cloudwatch/home?region={}#logsV2:log-groups/log-group/"
@@ -267,15 +274,15 @@ class TrainingStep(Construct):
             parameters={"TrainingJobName": job},
             iam_resources=["*"],  # the state machine role is written explicitly; see PipelineStateMachine
             result_selector={
-                "status": sfn.JsonPath.string_at("$.TrainingJobStatus"),
+                "status": sfn.JsonPath.string_at(answer("TrainingJobStatus")),
                 "described": sfn.JsonPath.entire_payload,
             },
-            result_path="$.training_failure",
+            result_path=TRAINING_FAILURE,
         )
         for policy in transient_retries("sagemaker-sdk"):
             describe.add_retry(**vars_of(policy))
         # The job may not exist (CreateTrainingJob refused): keep the generic record made by "<step> failed".
-        describe.add_catch(failures.entry, errors=["States.ALL"], result_path="$.describe_error")
+        describe.add_catch(failures.entry, errors=["States.ALL"], result_path=DESCRIBE_ERROR)
         with_reason = failures.reject(
             step,
             error=error_name(step),
@@ -283,8 +290,8 @@ class TrainingStep(Construct):
             message=sfn.JsonPath.format(
                 "Train model failed: training job {} is {}: {} {}",
                 job,
-                sfn.JsonPath.string_at("$.training_failure.status"),
-                sfn.JsonPath.string_at("$.training_failure.described.FailureReason"),
+                sfn.JsonPath.string_at(TRAINING_FAILURE.status),
+                sfn.JsonPath.string_at(TRAINING_FAILURE.described.FailureReason),
                 logs_where,
             ),
         )
@@ -295,13 +302,13 @@ class TrainingStep(Construct):
             message=sfn.JsonPath.format(
                 "Train model failed: training job {} is {} (SageMaker gave no FailureReason) {}",
                 job,
-                sfn.JsonPath.string_at("$.training_failure.status"),
+                sfn.JsonPath.string_at(TRAINING_FAILURE.status),
                 logs_where,
             ),
         )
         describe.next(
             sfn.Choice(scope, "Failure reason given?")
-            .when(sfn.Condition.is_present("$.training_failure.described.FailureReason"), with_reason)
+            .when(sfn.Condition.is_present(TRAINING_FAILURE.described.FailureReason), with_reason)
             .otherwise(without_reason)
         )
         return describe
