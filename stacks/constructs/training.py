@@ -119,6 +119,16 @@ def build_sourcedir(destination_dir: Path = SOURCEDIR_BUILD_DIR) -> Path:
     return final
 
 
+def _training_logs_where(job: str) -> str:
+    """Where the job's logs are: the log group, its streams and a console link (a States.Format intrinsic)."""
+    return sfn.JsonPath.format(
+        "Log: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {}/algo-*"
+        " (https://{}.console.aws.amazon.com/cloudwatch/home?region={}#logsV2:log-groups/log-group/"
+        "$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{})",
+        job, Aws.REGION, Aws.REGION, job,
+    )
+
+
 class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
     """``SageMakerCreateTrainingJob`` plus what its props cannot express, rendered from the job's spec.
 
@@ -259,12 +269,7 @@ class TrainingStep(Construct):
         """
         scope = self.task.node.scope
         job = sfn.JsonPath.string_at(RUN.names.training_job)
-        logs_where = sfn.JsonPath.format(
-            "Log: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {}/algo-*"
-            " (https://{}.console.aws.amazon.com/cloudwatch/home?region={}#logsV2:log-groups/log-group/"
-            "$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{})",
-            job, Aws.REGION, Aws.REGION, job,
-        )
+        logs_where = _training_logs_where(job)
         describe = tasks.CallAwsService(
             scope,
             "Describe failed training job",
