@@ -59,7 +59,7 @@ class DataStack(Stack):
 
         self.raw_bucket = data_bucket("Raw", "raw/")
         if config.trigger_on_upload:
-            self._send_raw_events_to_eventbridge()
+            self.send_raw_events_to_eventbridge()
         self.curated_bucket = data_bucket("Curated", "curated/")
         self.artifacts_bucket = data_bucket("Artifacts", "artifacts/")
 
@@ -73,14 +73,19 @@ class DataStack(Stack):
         self.reviews_table_name: str = self.catalog.table_name
         self._outputs()
 
-    def _send_raw_events_to_eventbridge(self) -> None:
+    def send_raw_events_to_eventbridge(self) -> None:
         """S3 -> EventBridge delivery for the raw bucket, which the pipeline's optional upload trigger listens to.
+
+        Idempotent: the pipeline stack calls it when its upload trigger is on, whatever this stack was built with,
+        so the raw bucket's settings stay with the stack that owns the bucket.
 
         Set on the L1 (``NotificationConfiguration.EventBridgeConfiguration``) rather than with the L2's
         ``event_bridge_enabled``, which would add CDK's bucket-notifications custom-resource Lambda for a setting
         CloudFormation supports natively.
         """
         cfn_bucket = self.raw_bucket.node.default_child
+        if cfn_bucket.notification_configuration is not None:  # type: ignore[union-attr]
+            return
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )

@@ -7,10 +7,6 @@ runs created.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-
 from aws_cdk import Aws, CfnOutput, Fn, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -22,7 +18,6 @@ from stacks.constructs.glue_job import CleaningJob
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.state_machine import PipelineStateMachine
 from stacks.data_stack import DataStack
-from stacks.nag import acknowledge
 
 # Uploads that start a run when trigger_on_upload is on: whole data files, not the 100k files of an aclImdb tree.
 TRIGGER_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".json.gz", ".parquet", ".tar.gz")
@@ -78,11 +73,10 @@ class PipelineStack(Stack):
         self.teardown.runs_after_deletion_of(self.state_machine)
         self.trigger = self._trigger(data) if config.trigger_on_upload else None
         self._outputs(data)
-        self._acknowledge_findings(data)
 
     def _trigger(self, data: DataStack) -> events.Rule:
         """Start a run when a data file lands under the raw prefix (needs EventBridge notifications on the raw bucket)."""
-        self._enable_event_bridge(data)
+        data.send_raw_events_to_eventbridge()
         rule = events.Rule(
             self,
             "StartOnUpload",
@@ -111,19 +105,6 @@ class PipelineStack(Stack):
             )
         )
         return rule
-
-    @staticmethod
-    def _enable_event_bridge(data: DataStack) -> None:
-        """Turn on S3 -> EventBridge notifications of the raw bucket, unless the data stack already did.
-
-        The property belongs to the raw bucket (data stack); it is set here, next to the rule that needs it, so the
-        flag works end to end. It only adds delivery of S3 events to the account's default bus.
-        """
-        bucket = data.raw_bucket.node.default_child
-        notifications = data.raw_bucket.node.default_child.notification_configuration  # type: ignore[union-attr]
-        already = bool(notifications) and "EventBridgeConfiguration" in json.dumps(data.resolve(notifications))
-        if not already:
-            bucket.add_property_override("NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True)  # type: ignore[union-attr]
 
     def _outputs(self, data: DataStack) -> None:
         sm = self.state_machine
@@ -164,106 +145,3 @@ class PipelineStack(Stack):
             ),
         ):
             CfnOutput(self, name, value=value, description=description)
-
-    def _acknowledge_findings(self, data: DataStack) -> None:
-        """cdk-nag findings this stack accepts: each on one resource, with why it cannot be narrower (stacks/nag.py).
-
-        All are AwsSolutions-IAM5 (a wildcard in a resource): S3 prefixes whose object names are only known at run
-        time, SageMaker names derived from the execution, log groups SageMaker/Glue name themselves, and actions that
-        have no resource type at all. No statement has a wildcard action.
-        """
-        sm = self.pipeline
-        glue_policy = self.cleaning.role.node.find_child("DefaultPolicy")
-        training_policy = sm.training.role.node.find_child("DefaultPolicy")
-        model_policy = sm.model_role.node.find_child("DefaultPolicy")
-        prefix = f"{self.config.project_name}-".lower()
-
-        def objects(bucket, pattern: str) -> str:
-            return f"AwsSolutions-IAM5[Resource::{imported_reference(data, bucket.bucket_arn)}/{pattern}]"
-
-        def local(arn: str) -> str:
-            return f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{arn}]"
-
-        run_time_names = (
-            "objects are written and read under per-run prefixes (curated/<run_id>/..., models/<run_id>/...) whose "
-            "run id is the Step Functions execution name, known only at run time; the prefix is the narrowest "
-            "fixed scope and the bucket belongs to this project"
-        )
-        for policy, bucket, pattern in (
-            (glue_policy, data.raw_bucket, f"{self.config.raw_prefix}*"),
-            (glue_policy, data.curated_bucket, "curated/*"),
-            (glue_policy, data.curated_bucket, "tables/*"),
-            (glue_policy, data.curated_bucket, "quarantine/*"),
-            (glue_policy, data.curated_bucket, "reports/*"),
-            (training_policy, data.curated_bucket, "curated/*"),
-            (training_policy, data.artifacts_bucket, "models/*"),
-            (model_policy, data.artifacts_bucket, "models/*"),
-        ):
-            reason = (
-                f"Uploads are read from the raw prefix {self.config.raw_prefix}, whatever their file names"
-                if bucket is data.raw_bucket
-                else f"The {pattern[:-1]} {run_time_names}"
-            )
-            acknowledge(policy, objects(bucket, pattern), reason)
-        for policy, pattern, service in (
-            (glue_policy, "logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*", "Glue"),
-            (
-                training_policy,
-                "logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:*",
-                "SageMaker training",
-            ),
-            (
-                model_policy,
-                "logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*",
-                "SageMaker hosting",
-            ),
-        ):
-            acknowledge(
-                policy,
-                local(pattern),
-                f"{service} writes container logs to log groups and streams it names itself per job/endpoint at run "
-                "time; the pattern is the service's own log group namespace in this account and region",
-            )
-        for policy, what in (
-            (glue_policy, "cloudwatch:PutMetricData (condition: namespace Glue)"),
-            (training_policy, "cloudwatch:PutMetricData (namespace /aws/sagemaker/*) and ecr:GetAuthorizationToken"),
-            (model_policy, "cloudwatch:PutMetricData (namespace /aws/sagemaker/*) and ecr:GetAuthorizationToken"),
-            (sm.policy, "the CloudWatch Logs log-delivery APIs and the X-Ray trace APIs"),
-        ):
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                f"Resource '*' only for {what}: these actions support no resource-level permissions (Service "
-                "Authorization Reference); every other statement of this policy names its resources",
-            )
-        for kind in ("training-job", "model", "endpoint-config", "endpoint"):
-            acknowledge(
-                sm.policy,
-                local(f"sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/{prefix}*"),
-                f"SageMaker {kind} names are derived from each execution at run time (<project>-<hash of the "
-                f"execution ARN>), so only the project prefix {prefix} is known at deploy time",
-            )
-
-
-def imported_reference(producer: Stack, token: str) -> str:
-    """How cdk-nag prints ``token`` (an attribute of ``producer``) inside a finding of a consuming stack.
-
-    With the ``@aws-cdk/core:defaultCrossStackReferences: weak`` flag of cdk.json, CDK turns a cross-stack reference
-    into ``Fn::GetStackOutput`` of an output it adds to the producer under ``Publish/Output<resolved reference>``
-    (aws-cdk-lib ``core/lib/private/refs.js``); the output's logical id is CDK's ``makeUniqueId`` of that path:
-    the alphanumerics of the path components plus the first 8 hex digits (upper case) of the MD5 of the path.
-    Computing it keeps acknowledgments exact without copying generated ids. If CDK changes the scheme, synthesis
-    fails with ValidationFailed and prints the new finding ids.
-    """
-    component = "Output" + json.dumps(producer.resolve(token), separators=(",", ":"))
-    path = f"Publish/{component}"
-    digest = hashlib.md5(path.encode("utf-8")).hexdigest()[:8].upper()
-    output_name = re.sub(r"[^A-Za-z0-9]", "", "Publish" + component) + digest
-    reference = {
-        "Fn::GetStackOutput": {
-            "StackName": producer.stack_name,
-            "Region": {"Ref": "AWS::Region"},
-            "OutputName": output_name,
-        }
-    }
-    return json.dumps(reference, separators=(",", ":"))

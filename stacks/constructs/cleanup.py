@@ -66,12 +66,53 @@ class TeardownSageMakerResources(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
 
+        statements = self._statements(stack, arn_prefix, stack_tag)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Deletes this stack's tagged SageMaker endpoints, endpoint configs and models on stack deletion",
+            # Inline (not a separate AWS::IAM::Policy): the permissions live exactly as long as the role.
+            inline_policies={"Teardown": iam.PolicyDocument(statements=statements)},
+        )
+        self._acknowledge_findings(stack, arn_prefix)  # the findings of those statements
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
+            timeout=LAMBDA_TIMEOUT,
+            memory_size=256,
+            role=self.role,
+            log_group=self.log_group,
+            description="ds-on-aws: removes the pipeline's SageMaker endpoints/configs/models on stack deletion",
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.function.function_arn,
+            resource_type=RESOURCE_TYPE,
+            properties={"StackTag": stack_tag, "NamePrefix": name_prefix},
+            # If the function never answers, CloudFormation gives up after this instead of the default hour.
+            service_timeout=LAMBDA_TIMEOUT.plus(Duration.minutes(1)),
+        )
+
+    def runs_after_deletion_of(self, *constructs: IConstruct) -> None:
+        """Make ``constructs`` depend on the teardown, so CloudFormation deletes them first and the teardown after."""
+        for construct in constructs:
+            construct.node.add_dependency(self.resource)
+
+    def _statements(self, stack: Stack, arn_prefix: str, stack_tag: str) -> list[iam.PolicyStatement]:
+        """List (no resource types), read by name prefix, delete only what carries this stack's tag; own logs."""
+
         def arns(*kinds: str) -> list[str]:
             return [
                 stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{arn_prefix}*") for kind in kinds
             ]
 
-        statements = [
+        return [
             iam.PolicyStatement(
                 sid="ListSageMakerResources",
                 actions=["sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels"],
@@ -106,42 +147,6 @@ class TeardownSageMakerResources(Construct):
                 resources=[self.log_group.log_group_arn],
             ),
         ]
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Deletes this stack's tagged SageMaker endpoints, endpoint configs and models on stack deletion",
-            # Inline (not a separate AWS::IAM::Policy): the permissions live exactly as long as the role.
-            inline_policies={"Teardown": iam.PolicyDocument(statements=statements)},
-        )
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["__pycache__", "*.pyc"]),
-            timeout=LAMBDA_TIMEOUT,
-            memory_size=256,
-            role=self.role,
-            log_group=self.log_group,
-            description="ds-on-aws: removes the pipeline's SageMaker endpoints/configs/models on stack deletion",
-        )
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=self.function.function_arn,
-            resource_type=RESOURCE_TYPE,
-            properties={"StackTag": stack_tag, "NamePrefix": name_prefix},
-            # If the function never answers, CloudFormation gives up after this instead of the default hour.
-            service_timeout=LAMBDA_TIMEOUT.plus(Duration.minutes(1)),
-        )
-        self._acknowledge_findings(stack, arn_prefix)
-
-    def runs_after_deletion_of(self, *constructs: IConstruct) -> None:
-        """Make ``constructs`` depend on the teardown, so CloudFormation deletes them first and the teardown after."""
-        for construct in constructs:
-            construct.node.add_dependency(self.resource)
 
     def _acknowledge_findings(self, stack: Stack, arn_prefix: str) -> None:
         acknowledge(

@@ -1,31 +1,35 @@
-"""Hosting fragment of the state machine: model -> endpoint config -> create or update -> wait -> smoke test -> record.
+"""The endpoint the hosting stages deploy: the model role, the production variant, the hosting constants.
 
-Reads ``$.run`` (names, tags, endpoint name), ``$.training.model_data_url``, ``$.gate.accuracy`` and ``$.live``
-(``exists``); ends in a success notification. Every task is protected by the shared ``FailureHandler``.
-
-Safety rules (docs/architecture.md "A failure never deletes or degrades the live endpoint"):
-* the live endpoint is only ever *updated* to a new, complete endpoint config; SageMaker keeps serving the old one
-  until the new one is InService, and rolls back to it if the update fails;
-* an update that rolled back (InService again, but on the OLD config) is reported as a failure;
-* the only delete is of an endpoint this very run created (first run) that ended ``Failed``: it serves nothing;
-* the only update in a failing run restores the previous model when the new one, already live after an update,
-  fails the smoke test (its endpoint config still exists).
+The hosting states are the fragments ``CreateOrUpdateEndpoint``, ``WaitForEndpoint`` (stacks/state_machine/endpoint.py),
+``SmokeTestAndRestore`` (smoke_test.py), ``RecordLiveModel`` and ``NotifyDeployed`` (finish.py).
 """
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ds_on_aws.config import EndpointConfig
 from ds_on_aws.sagemaker_jobs import endpoint_model_spec
-from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
+from stacks.constructs.policies import (
+    SAGEMAKER_CONTAINER_APIS,
+    allow,
+    image_pull_statements,
+    log_statement,
+    no_resource_type_finding,
+    run_time_prefix_findings,
+    service_log_group_finding,
+)
+from stacks.constructs.training import sklearn_repository_arn
+from stacks.state_machine.state import (
+    RUN,
+)
 
 ACCURACY_TAG = "ds-on-aws:validation-accuracy"
 VARIANT_NAME = "AllTraffic"
@@ -37,7 +41,7 @@ SMOKE_TEST_BODY = json.dumps(
 
 def production_variant(config: EndpointConfig) -> dict:
     """The one production variant: serverless by default, instance-backed when ``endpoint.mode`` is ``instance``."""
-    variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at("$.run.names.model")}
+    variant: dict = {"VariantName": VARIANT_NAME, "ModelName": sfn.JsonPath.string_at(RUN.names.model)}
     if config.mode == "serverless":
         variant["ServerlessConfig"] = {
             "MemorySizeInMB": config.serverless_memory_mb,
@@ -55,7 +59,11 @@ def production_variant(config: EndpointConfig) -> dict:
 
 
 class EndpointDeployment(Construct):
-    """Builds the hosting chain; ``start`` is its first state."""
+    """What the hosting stages deploy with: the model role (and its acknowledgments), the model's spec, the image,
+    the data key and the endpoints the state machine may touch (the configured name and ``<project>-*``).
+
+    The hosting states themselves are the fragments of ``stacks/state_machine/`` (endpoint, smoke_test, finish).
+    """
 
     def __init__(
         self,
@@ -65,351 +73,48 @@ class EndpointDeployment(Construct):
         config: EndpointConfig,
         key: kms.IKey,
         image_uri: str,
-        model_role: iam.IRole,
-        notifications: Notifications,
-        failures: FailureHandler,
-        endpoint_arns: list[str],
+        artifacts_bucket: s3.IBucket,
+        name_prefix: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        s = scope  # states live in the state machine's scope so their names stay readable
-        protect = failures.protect
+        stack = Stack.of(self)
+        self.config = config
+        self.key = key
+        self.image_uri = image_uri
         self.model_spec = endpoint_model_spec(config.mode)
+        self.model_role = self._model_role(scope, key, artifacts_bucket)
+        self.endpoint_arns = [
+            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=config.name.lower()),
+            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{name_prefix.lower()}*"),
+        ]
 
-        create_model = protect(
-            tasks.SageMakerCreateModel(
-                s,
-                "Create model",
-                model_name=sfn.JsonPath.string_at("$.run.names.model"),
-                primary_container=tasks.ContainerDefinition(
-                    image=tasks.DockerImage.from_registry(image_uri),
-                    mode=tasks.Mode.SINGLE_MODEL,
-                    model_s3_location=tasks.S3Location.from_json_expression("$.training.model_data_url"),
-                    # The inference code travels inside model.tar.gz (code/), so no mode downloads anything.
-                    environment_variables=sfn.TaskInput.from_object(dict(self.model_spec.environment)),
-                ),
-                enable_network_isolation=self.model_spec.network_isolation,
-                role=model_role,
-                tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            "Create model",
-            retry="sagemaker",
-        )
+    @staticmethod
+    def _model_role(scope: Construct, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
+        """Role the endpoint's model runs as: read its model.tar.gz (which carries the inference code), use the key,
+        write logs, pull the image.
 
-        endpoint_config_parameters: dict = {
-            "EndpointConfigName": sfn.JsonPath.string_at("$.run.names.endpoint_config"),
-            "ProductionVariants": [production_variant(config)],
-            "Tags": sfn.JsonPath.list_at("$.run.tags"),
-        }
-        if config.mode == "instance":
-            # Serverless variants take no volume key; instance volumes are encrypted with the data key.
-            endpoint_config_parameters["KmsKeyId"] = key.key_arn
-        create_config = protect(
-            tasks.CallAwsService(
-                s,
-                "Create endpoint config",
-                comment=f"{config.mode} endpoint config (the L2 task has no ServerlessConfig, hence the SDK call)",
-                service="sagemaker",
-                action="createEndpointConfig",
-                parameters=endpoint_config_parameters,
-                iam_resources=["*"],  # the state machine role is written explicitly; see PipelineStateMachine
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            "Create endpoint config",
-            retry="sagemaker-sdk",
+        Created in the state machine's scope (``<pipeline>/ModelRole``), where it has always been, so its logical
+        ids stay as they are.
+        """
+        role = iam.Role(
+            scope,
+            "ModelRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker model (endpoint) of the review-sentiment pipeline",
         )
-
-        create_endpoint = protect(
-            tasks.SageMakerCreateEndpoint(
-                s,
-                "Create endpoint",
-                endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
-                endpoint_config_name=sfn.JsonPath.string_at("$.run.names.endpoint_config"),
-                tags=sfn.TaskInput.from_json_path_at("$.run.tags"),
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            "Create endpoint",
-            retry="sagemaker",
+        allow(
+            role,
+            [iam.PolicyStatement(sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")])],
+            run_time_prefix_findings(artifacts, ["models/*"]),
         )
-        update_endpoint = protect(
-            tasks.SageMakerUpdateEndpoint(
-                s,
-                "Update live endpoint",
-                endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
-                endpoint_config_name=sfn.JsonPath.string_at("$.run.names.endpoint_config"),
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            "Update live endpoint",
-            retry="sagemaker",
+        allow(
+            role,
+            [iam.PolicyStatement(sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn])],
         )
-
-        start_wait = sfn.Pass(s, "Start waiting", parameters={"attempt": 0}, result_path="$.wait")
-        wait = sfn.Wait(s, "Wait for endpoint", time=sfn.WaitTime.duration(Duration.seconds(config.wait_seconds)))
-        describe = protect(
-            tasks.CallAwsService(
-                s,
-                "Describe endpoint",
-                service="sagemaker",
-                action="describeEndpoint",
-                parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
-                iam_resources=endpoint_arns,
-                result_path="$.endpoint",
-            ),
-            "Describe endpoint",
-            retry="sagemaker-sdk",
+        allow(
+            role,
+            [log_statement(scope, "/aws/sagemaker/Endpoints/*")],
+            service_log_group_finding("/aws/sagemaker/Endpoints/*", "SageMaker hosting"),
         )
-        count = sfn.Pass(
-            s,
-            "Count wait attempt",
-            parameters={"attempt": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.wait.attempt"), 1)},
-            result_path="$.wait",
-        )
-
-        # A new model that fails the smoke test AFTER an update is already live: put the previous model back (its
-        # endpoint config still exists). The one update a failed run makes, and only to restore what served before.
-        restore = tasks.SageMakerUpdateEndpoint(
-            s,
-            "Restore previous model",
-            comment="Smoke test failed after an update: roll the live endpoint back to the config it ran before.",
-            endpoint_name=sfn.JsonPath.string_at("$.run.endpoint_name"),
-            endpoint_config_name=sfn.JsonPath.string_at("$.live.config"),
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        for policy in transient_retries("sagemaker"):
-            restore.add_retry(**vars_of(policy))
-        restored = sfn.Pass(
-            s,
-            "Note restore",
-            parameters={
-                "step": sfn.JsonPath.string_at("$.failure.step"),
-                "error": sfn.JsonPath.string_at("$.failure.error"),
-                "message": sfn.JsonPath.format(
-                    "{} The endpoint is being rolled back to the previous model (endpoint config {}).",
-                    sfn.JsonPath.string_at("$.failure.message"),
-                    sfn.JsonPath.string_at("$.live.config"),
-                ),
-            },
-            result_path="$.failure",
-        ).next(failures.entry)
-        restore_failed = sfn.Pass(
-            s,
-            "Restore failed",
-            parameters={
-                "step": sfn.JsonPath.string_at("$.failure.step"),
-                "error": sfn.JsonPath.string_at("$.failure.error"),
-                "message": sfn.JsonPath.format(
-                    "{} Restoring the previous model (endpoint config {}) also failed: {}: {}",
-                    sfn.JsonPath.string_at("$.failure.message"),
-                    sfn.JsonPath.string_at("$.live.config"),
-                    sfn.JsonPath.string_at("$.restore_error.Error"),
-                    sfn.JsonPath.string_at("$.restore_error.Cause"),
-                ),
-            },
-            result_path="$.failure",
-        ).next(failures.entry)
-        restore.add_catch(restore_failed, errors=["States.ALL"], result_path="$.restore_error")
-        restore.next(restored)
-        after_smoke_failure = (
-            sfn.Choice(s, "Previous model to restore?")
-            .when(sfn.Condition.boolean_equals("$.live.exists", True), restore)
-            .otherwise(failures.entry)
-        )
-
-        smoke_test = protect(
-            tasks.CallAwsService(
-                s,
-                "Smoke test endpoint",
-                comment="Two short reviews through the new model; a 4xx/5xx or a body without predictions fails the run.",
-                service="sagemakerruntime",
-                action="invokeEndpoint",
-                iam_action="sagemaker:InvokeEndpoint",
-                parameters={
-                    "EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name"),
-                    "ContentType": "application/json",
-                    "Accept": "application/json",
-                    "Body": SMOKE_TEST_BODY,
-                },
-                iam_resources=endpoint_arns,
-                result_selector={"body": sfn.JsonPath.string_at("$.Body")},
-                result_path="$.smoke_test",
-                task_timeout=sfn.Timeout.duration(Duration.minutes(2)),
-            ),
-            "Smoke test endpoint",
-            retry="sagemakerruntime",
-            then=after_smoke_failure,
-            # A serverless endpoint's first request may time out or meet a cold worker: a few slow retries.
-            extra_retries=[
-                sfn.RetryProps(
-                    errors=["SageMakerRuntime.ModelErrorException", "States.Timeout"],
-                    interval=Duration.seconds(20),
-                    backoff_rate=2.0,
-                    max_attempts=3,
-                    jitter_strategy=sfn.JitterType.FULL,
-                )
-            ],
-        )
-
-        record = protect(
-            tasks.CallAwsService(
-                s,
-                "Record live model accuracy",
-                comment=f"Tag {ACCURACY_TAG}: the next run's model must not be worse than this one.",
-                service="sagemaker",
-                action="addTags",
-                parameters={
-                    "ResourceArn": sfn.JsonPath.string_at("$.endpoint.EndpointArn"),
-                    "Tags": [
-                        {
-                            "Key": ACCURACY_TAG,
-                            "Value": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.gate.accuracy")),
-                        },
-                        {"Key": "ds-on-aws:model", "Value": sfn.JsonPath.string_at("$.run.names.model")},
-                        {"Key": "ds-on-aws:deployed-by", "Value": sfn.JsonPath.execution_name},
-                    ],
-                },
-                iam_resources=endpoint_arns,
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            "Record live model accuracy",
-            retry="sagemaker-sdk",
-        )
-        notify_success = protect(
-            notifications.publish(
-                s,
-                "Notify deployed",
-                subject="ds-on-aws: new model deployed",
-                message=sfn.TaskInput.from_text(
-                    sfn.JsonPath.format(
-                        "Run {} deployed model {} (validation accuracy {}) to endpoint {}.",
-                        sfn.JsonPath.execution_name,
-                        sfn.JsonPath.string_at("$.run.names.model"),
-                        sfn.JsonPath.string_at("$.gate.accuracy"),
-                        sfn.JsonPath.string_at("$.run.endpoint_name"),
-                    )
-                ),
-            ),
-            "Notify deployed",
-            retry="sns",
-        )
-        done = sfn.Succeed(s, "Deployed")
-
-        delete_failed_new = protect(
-            tasks.CallAwsService(
-                s,
-                "Delete failed new endpoint",
-                comment="Only an endpoint this run created (no live endpoint before) and that ended Failed: it serves nothing.",
-                service="sagemaker",
-                action="deleteEndpoint",
-                parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
-                iam_resources=endpoint_arns,
-                result_path=sfn.JsonPath.DISCARD,
-            ),
-            "Delete failed new endpoint",
-            retry="sagemaker-sdk",
-        )
-        endpoint_json = sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint"))
-        failed_new = failures.reject(
-            "Endpoint deployment",
-            error="EndpointFailed",
-            message=sfn.JsonPath.format("The new endpoint ended Failed and was deleted: {}", endpoint_json),
-        )
-        delete_failed_new.next(failed_new)
-        failed_update = failures.reject(
-            "Endpoint deployment",
-            state_name="Endpoint update failed",
-            error="EndpointFailed",
-            message=sfn.JsonPath.format("The endpoint update ended Failed: {}", endpoint_json),
-        )
-        rolled_back = failures.reject(
-            "Endpoint deployment",
-            state_name="Endpoint update rolled back",
-            error="EndpointUpdateRolledBack",
-            message=sfn.JsonPath.format(
-                "The endpoint is InService on config {} instead of {}: the update failed and SageMaker rolled back "
-                "to the previous model, which keeps serving. {}",
-                sfn.JsonPath.string_at("$.endpoint.EndpointConfigName"),
-                sfn.JsonPath.string_at("$.run.names.endpoint_config"),
-                endpoint_json,
-            ),
-        )
-        timed_out = failures.reject(
-            "Endpoint deployment",
-            state_name="Endpoint wait timed out",
-            error="EndpointTimeout",
-            message=sfn.JsonPath.format(
-                "The endpoint was not InService after {} checks {} s apart; last status: {}",
-                sfn.JsonPath.string_at("$.wait.attempt"),
-                str(config.wait_seconds),
-                sfn.JsonPath.string_at("$.endpoint.EndpointStatus"),
-            ),
-        )
-        unexpected = failures.reject(
-            "Endpoint deployment",
-            state_name="Endpoint status unexpected",
-            error="EndpointUnexpectedStatus",
-            message=sfn.JsonPath.format("Unexpected endpoint status: {}", endpoint_json),
-        )
-        smoke_failed = failures.reject(
-            "Smoke test endpoint",
-            state_name="Smoke test answer invalid",
-            error="SmokeTestFailed",
-            message=sfn.JsonPath.format(
-                "The endpoint answered without predictions: {}",
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.smoke_test")),
-            ),
-            then=after_smoke_failure,
-        )
-
-        status = "$.endpoint.EndpointStatus"
-        ready = (
-            sfn.Choice(s, "Endpoint ready?")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.string_equals(status, "InService"),
-                    sfn.Condition.string_equals_json_path(
-                        "$.endpoint.EndpointConfigName", "$.run.names.endpoint_config"
-                    ),
-                ),
-                smoke_test,
-            )
-            .when(sfn.Condition.string_equals(status, "InService"), rolled_back)
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.string_equals(status, "Failed"), sfn.Condition.boolean_equals("$.live.exists", False)
-                ),
-                delete_failed_new,
-            )
-            .when(sfn.Condition.string_equals(status, "Failed"), failed_update)
-            .when(sfn.Condition.number_greater_than_equals("$.wait.attempt", config.max_wait_attempts), timed_out)
-            .when(sfn.Condition.or_(*[sfn.Condition.string_equals(status, s_) for s_ in WAITING_STATUSES]), wait)
-            .otherwise(unexpected)
-        )
-        smoke_ok = (
-            sfn.Choice(s, "Smoke test answered?")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_string("$.smoke_test.body"),
-                    sfn.Condition.string_matches("$.smoke_test.body", "*predictions*"),
-                ),
-                record,
-            )
-            .otherwise(smoke_failed)
-        )
-        smoke_test.next(smoke_ok)
-        record.next(notify_success)
-        notify_success.next(done)
-
-        start_wait.next(wait)
-        wait.next(describe)
-        describe.next(count)
-        count.next(ready)
-        create_endpoint.next(start_wait)
-        update_endpoint.next(start_wait)
-        create_or_update = (
-            sfn.Choice(s, "Live endpoint exists?")
-            .when(sfn.Condition.boolean_equals("$.live.exists", True), update_endpoint)
-            .otherwise(create_endpoint)
-        )
-        create_model.next(create_config)
-        create_config.next(create_or_update)
-        self.start: sfn.IChainable = create_model
+        allow(role, image_pull_statements(sklearn_repository_arn(scope)), no_resource_type_finding(SAGEMAKER_CONTAINER_APIS))
+        return role

@@ -12,7 +12,7 @@ that runs on AWS is the gate the offline runner applies.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -23,6 +23,15 @@ from pipeline_contracts import CURATED_OUTPUT_PREFIXES
 
 from ds_on_aws.config import PROJECT_ROOT, DataQualityConfig, GlueConfig
 from ds_on_aws.packaging import build_glue_package
+from stacks.constructs.policies import (
+    allow,
+    log_group_arn,
+    no_resource_type_finding,
+    objects_finding,
+    run_time_prefix_findings,
+    service_log_group_finding,
+    use_data_key_statement,
+)
 
 GLUE_SCRIPT = PROJECT_ROOT / "glue_scripts" / "clean_reviews.py"
 SHARED_MODULES = (PROJECT_ROOT / "common" / "review_text.py", PROJECT_ROOT / "common" / "pipeline_contracts.py")
@@ -123,76 +132,76 @@ class CleaningJob(Construct):
 
     def _role(self, key: kms.IKey, raw: s3.IBucket, raw_prefix: str, curated: s3.IBucket) -> iam.Role:
         """Read the raw prefix, write the curated output prefixes, use the key, write Glue logs and metrics."""
-        stack = Stack.of(self)
         role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue cleaning job of the review-sentiment pipeline",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadRaw", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{raw_prefix}*")]
+        allow(role, _read_raw_statements(raw, raw_prefix), {
+            objects_finding(raw, f"{raw_prefix}*"): (
+                f"Uploads are read from the raw prefix {raw_prefix}, whatever their file names"
             )
+        })
+        outputs = [f"{prefix}*" for prefix in CURATED_OUTPUT_PREFIXES]
+        allow(role, _write_curated_statements(curated, outputs), run_time_prefix_findings(curated, outputs))
+        code_objects = [asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.script, *self.python_files)]
+        allow(
+            role,
+            [
+                iam.PolicyStatement(sid="ReadCode", actions=["s3:GetObject"], resources=code_objects),
+                use_data_key_statement(key),
+            ],
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListRaw",
-                actions=["s3:ListBucket"],
-                resources=[raw.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{raw_prefix}*"]}},
-            )
+        allow(
+            role,
+            [
+                iam.PolicyStatement(
+                    sid="GlueLogs",
+                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+                    resources=[log_group_arn(self, "/aws-glue/*")],
+                )
+            ],
+            service_log_group_finding("/aws-glue/*", "Glue"),
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteCurated",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                resources=[curated.arn_for_objects(f"{prefix}*") for prefix in CURATED_OUTPUT_PREFIXES],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListCurated",
-                actions=["s3:ListBucket"],
-                resources=[curated.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in CURATED_OUTPUT_PREFIXES]}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadCode",
-                actions=["s3:GetObject"],
-                resources=[
-                    asset.bucket.arn_for_objects(asset.s3_object_key) for asset in (self.script, *self.python_files)
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UseDataKey",
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[key.key_arn],
-            )
-        )
-        log_groups = [
-            stack.format_arn(
-                service="logs", resource="log-group", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-            )
-            for name in ("/aws-glue/*",)
-        ]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GlueLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
-                resources=log_groups,
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GlueMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],  # PutMetricData has no resource type; limited to the Glue namespace
-                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
-            )
+        allow(
+            role,
+            [
+                iam.PolicyStatement(
+                    sid="GlueMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],  # PutMetricData has no resource type; limited to the Glue namespace
+                    conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+                )
+            ],
+            no_resource_type_finding("cloudwatch:PutMetricData (condition: namespace Glue)"),
         )
         return role
+
+
+def _read_raw_statements(raw: s3.IBucket, raw_prefix: str) -> list[iam.PolicyStatement]:
+    return [
+        iam.PolicyStatement(sid="ReadRaw", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{raw_prefix}*")]),
+        iam.PolicyStatement(
+            sid="ListRaw",
+            actions=["s3:ListBucket"],
+            resources=[raw.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix}*"]}},
+        ),
+    ]
+
+
+def _write_curated_statements(curated: s3.IBucket, outputs: list[str]) -> list[iam.PolicyStatement]:
+    return [
+        iam.PolicyStatement(
+            sid="WriteCurated",
+            actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            resources=[curated.arn_for_objects(output) for output in outputs],
+        ),
+        iam.PolicyStatement(
+            sid="ListCurated",
+            actions=["s3:ListBucket"],
+            resources=[curated.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": outputs}},
+        ),
+    ]

@@ -22,6 +22,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from stacks.state_machine.state import ERROR, FAILURE, NOTIFY_ERROR
+
 # Error names Step Functions reports for transient trouble, per integration family. Errors are named
 # "<Service>.<SDK exception class>" (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
 # A service's UNMODELED error codes (SageMaker has no ThrottlingException shape at all) arrive as its generic SDK
@@ -50,7 +52,6 @@ TRANSIENT_ERRORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
-FAILURE_PATH = "$.failure"
 
 # Execution ends that no Catch sees (Step Functions execution statuses).
 UNCATCHABLE_STATUSES = ("TIMED_OUT", "ABORTED")
@@ -185,19 +186,19 @@ class FailureHandler(Construct):
             scope,
             "Run failed",
             comment="Ends the execution as FAILED; the cause names the failed step, error and cause.",
-            error_path=f"{FAILURE_PATH}.error",
-            cause_path=f"{FAILURE_PATH}.message",
+            error_path=FAILURE.error,
+            cause_path=FAILURE.message,
         )
         self.notify = notifications.publish(
             scope,
             "Notify failure",
             subject="ds-on-aws: pipeline run FAILED",
-            message=sfn.TaskInput.from_json_path_at(f"{FAILURE_PATH}.message"),
+            message=sfn.TaskInput.from_json_path_at(FAILURE.message),
         )
         for retry in transient_retries("sns"):
             self.notify.add_retry(**vars_of(retry))
         # If even the notification fails, still end as FAILED with the original cause (no loop back into the handler).
-        self.notify.add_catch(self.fail, errors=["States.ALL"], result_path="$.notify_error")
+        self.notify.add_catch(self.fail, errors=["States.ALL"], result_path=NOTIFY_ERROR)
         self.notify.next(self.fail)
         self.entry: sfn.IChainable = self.notify
 
@@ -219,7 +220,7 @@ class FailureHandler(Construct):
                     "{} failed: {}: {}", step, sfn.JsonPath.string_at(error), sfn.JsonPath.string_at(cause)
                 ),
             },
-            result_path=FAILURE_PATH,
+            result_path=FAILURE,
         )
         describe.next(then or self.entry)
         return describe
@@ -241,7 +242,7 @@ class FailureHandler(Construct):
             self._scope,
             state_name or f"{step} failed",
             parameters={"step": step, "error": error, "message": message},
-            result_path=FAILURE_PATH,
+            result_path=FAILURE,
         )
         describe.next(then or self.entry)
         return describe
@@ -262,9 +263,9 @@ class FailureHandler(Construct):
         for policy in [*(transient_retries(retry) if retry else []), *extra_retries]:
             task.add_retry(**vars_of(policy))
         task.add_catch(
-            self.describe(step, error="$.error.Error", cause="$.error.Cause", then=then),
+            self.describe(step, error=ERROR.Error, cause=ERROR.Cause, then=then),
             errors=["States.ALL"],
-            result_path="$.error",
+            result_path=ERROR,
         )
         return task
 

@@ -1,11 +1,10 @@
 """The pipeline's Step Functions state machine (JSONPath query language), assembled from readable fragments.
 
-Flow (see docs/state-machine.md for the graph and every path):
-
-    Validate input -> Load defaults -> Merge input over defaults -> Derive run names
-    -> Clean reviews (Glue, run to completion) -> Train model (SageMaker, run to completion)
-    -> Read validation accuracy -> Look up live endpoint (+ its recorded accuracy)
-    -> Model-quality gate -> [deploy?] -> hosting fragment (deployment.py) -> Succeed
+The definition is built by ``stacks.state_machine.definition.pipeline_definition`` from one fragment per stage
+(prepare run, clean, train, live-model lookup, model gate, create or update endpoint, wait for endpoint, smoke test
+and restore, record, notify), chained in execution order; see docs/state-machine.md for the graph and every path.
+This construct owns what runs it: the training step, the endpoint deployment, the failure path, the state machine,
+its role (written explicitly, with its cdk-nag acknowledgments) and its log group.
 
 Run id and names. The run id is the execution name (readable; it names the S3 prefixes ``curated/<run_id>/`` and
 ``models/<run_id>/`` and is tagged on every SageMaker resource). SageMaker names must match
@@ -26,23 +25,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
-from stacks.constructs.deployment import ACCURACY_TAG, EndpointDeployment
-from stacks.constructs.notifications import FailureHandler, Notifications, transient_retries, vars_of
-from stacks.constructs.training import TrainingCode, TrainingStep, image_pull_statements, log_statement
-
-STACK_TAG_KEY = "ds-on-aws:stack"
-EXECUTION_TAG_KEY = "ds-on-aws:execution"
-NOT_FOUND_ERRORS = (
-    "SageMaker.AmazonSageMakerException",
-    "SageMaker.ValidationException",
-    "SageMaker.SageMakerException",
-)
-NOT_FOUND_CAUSE = "*Could not find endpoint*"
-
+from stacks.constructs.deployment import EndpointDeployment
+from stacks.constructs.notifications import FailureHandler, Notifications
+from stacks.constructs.policies import local_finding, no_resource_type_finding
+from stacks.constructs.training import TrainingCode, TrainingStep
+from stacks.nag import acknowledge
+from stacks.state_machine.definition import PipelineParts, pipeline_definition
+from stacks.state_machine.prepare import EXECUTION_TAG_KEY, STACK_TAG_KEY  # noqa: F401 (STACK_TAG_KEY: importers)
 
 _NAME_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 
@@ -55,33 +47,6 @@ def sagemaker_name_prefix(project_name: str) -> str:
             "29 characters, so that '<project_name>-<32 hex characters>' is a valid SageMaker name"
         )
     return f"{project_name}-"
-
-
-def input_is_invalid(settings: str, *, raw_uri: str, endpoint_name: str, name_prefix: str) -> sfn.Condition:
-    """True when a merged setting has the wrong type, range or scope (all five are present after the merge).
-
-    Checked before anything runs, so a typo costs seconds, not a Glue job and a training job:
-    ``raw_s3_uri`` must lie under the raw prefix (the only place the Glue job may read), ``endpoint_name`` must be
-    the configured name or start with the project prefix (the only endpoints the role may touch) and contain none
-    of the characters a SageMaker name cannot have (``_``, ``.``, ``/``, spaces).
-    """
-    c = sfn.Condition
-    endpoint = f"{settings}.endpoint_name"
-    return c.or_(
-        c.not_(c.is_string(f"{settings}.raw_s3_uri")),
-        c.not_(c.string_matches(f"{settings}.raw_s3_uri", f"{raw_uri}*")),
-        c.not_(c.is_numeric(f"{settings}.min_accuracy")),
-        c.number_less_than(f"{settings}.min_accuracy", 0),
-        c.number_greater_than(f"{settings}.min_accuracy", 1),
-        c.not_(c.is_boolean(f"{settings}.deploy")),
-        c.not_(c.is_string(endpoint)),
-        c.and_(c.not_(c.string_equals(endpoint, endpoint_name)), c.not_(c.string_matches(endpoint, f"{name_prefix}*"))),
-        *(c.string_matches(endpoint, pattern) for pattern in ("*_*", "*.*", "*/*", "* *", "*-")),
-        c.is_string(f"{settings}.hyperparameters"),
-        c.is_numeric(f"{settings}.hyperparameters"),
-        c.is_boolean(f"{settings}.hyperparameters"),
-        c.is_null(f"{settings}.hyperparameters"),
-    )
 
 
 class PipelineStateMachine(Construct):
@@ -105,11 +70,6 @@ class PipelineStateMachine(Construct):
         self.config = config
         self.prefix = sagemaker_name_prefix(config.project_name)
         self.code = TrainingCode(self, "TrainingCode")
-        self.endpoint_arns = [
-            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=config.endpoint.name.lower()),
-            stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{self.prefix.lower()}*"),
-        ]
-
         self.failures = FailureHandler(self, "Failures", notifications=notifications)
         self.training = TrainingStep(
             self,
@@ -121,20 +81,37 @@ class PipelineStateMachine(Construct):
             code=self.code,
             tags={STACK_TAG_KEY: stack.stack_name, EXECUTION_TAG_KEY: sfn.JsonPath.execution_name},
         )
-        self.model_role = self._model_role(key, artifacts_bucket)
         self.deployment = EndpointDeployment(
             self,
             "Deployment",
             config=config.endpoint,
             key=key,
             image_uri=self.training.image_uri,
-            model_role=self.model_role.without_policy_updates(),
-            notifications=notifications,
-            failures=self.failures,
-            endpoint_arns=self.endpoint_arns,
+            artifacts_bucket=artifacts_bucket,
+            name_prefix=self.prefix,
         )
-        definition = self._definition(raw_bucket, curated_bucket, artifacts_bucket, glue_job, notifications)
+        self.endpoint_arns = self.deployment.endpoint_arns
+        definition = pipeline_definition(
+            self,
+            PipelineParts(
+                config=config,
+                name_prefix=self.prefix,
+                raw=raw_bucket,
+                curated=curated_bucket,
+                artifacts=artifacts_bucket,
+                glue_job=glue_job,
+                training=self.training,
+                deployment=self.deployment,
+                notifications=notifications,
+                failures=self.failures,
+            ),
+        )
+        self._state_machine(definition, key)
+        self._grant(key, raw_bucket, glue_job, notifications)
 
+    def _state_machine(self, definition: sfn.IChainable, key: kms.IKey) -> None:
+        """The state machine (STANDARD, logs ALL to a KMS-encrypted group, X-Ray) with its explicitly written role."""
+        config = self.config
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -161,283 +138,6 @@ class PipelineStateMachine(Construct):
             tracing_enabled=True,
             timeout=Duration.seconds(self._timeout_seconds()),
         )
-        self._grant(key, raw_bucket, glue_job, notifications)
-
-    # --- definition -------------------------------------------------------------------------------------------
-
-    def _definition(
-        self,
-        raw: s3.IBucket,
-        curated: s3.IBucket,
-        artifacts: s3.IBucket,
-        glue_job: glue.IJob,
-        notifications: Notifications,
-    ) -> sfn.IChainable:
-        config, failures = self.config, self.failures
-        stack = Stack.of(self)
-
-        invalid_input = failures.reject(
-            "Validate input",
-            error="InvalidInput",
-            message=sfn.JsonPath.format(
-                "Execution input rejected: optional fields are raw_s3_uri (string under s3://"
-                + raw.bucket_name
-                + f"/{config.raw_prefix}), hyperparameters (object of strings), min_accuracy (number 0..1), "
-                f"endpoint_name ({config.endpoint.name} or {self.prefix}... with letters, digits and dashes), "
-                "deploy (true/false); got {}",
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$$.Execution.Input")),
-            ),
-        )
-        load_defaults = sfn.Pass(
-            self,
-            "Load defaults",
-            comment="Defaults from cdk.json (ds-on-aws context); the execution input overrides them.",
-            parameters={
-                "defaults": {
-                    "raw_s3_uri": f"s3://{raw.bucket_name}/{config.raw_prefix}",
-                    "hyperparameters": dict(config.training.hyperparameters),
-                    "min_accuracy": config.model_quality.min_accuracy,
-                    "endpoint_name": config.endpoint.name,
-                    "deploy": True,
-                },
-                # The code-delivery keys of the training job's spec (the code channel of the isolated job).
-                "script_mode": dict(self.training.spec.script_mode),
-                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
-            },
-            result_path="$.prepare",
-        )
-        merge = sfn.Pass(
-            self,
-            "Merge input over defaults",
-            parameters={
-                "settings": sfn.JsonPath.json_merge(
-                    sfn.JsonPath.object_at("$.prepare.defaults"), sfn.JsonPath.object_at("$.prepare.input")
-                )
-            },
-            result_path="$.prepare.merged",
-        )
-        name = sfn.JsonPath.format(
-            f"{self.prefix}{{}}", sfn.JsonPath.hash(sfn.JsonPath.string_at("$$.Execution.Id"), "MD5")
-        )
-        run_id = sfn.JsonPath.execution_name
-        settings = "$.prepare.merged.settings"
-        derive = sfn.Pass(
-            self,
-            "Derive run names",
-            comment="run_id = execution name (S3 paths, tags); SageMaker names = <project>-<MD5 of the execution ARN>.",
-            parameters={
-                "run_id": run_id,
-                "raw_s3_uri": sfn.JsonPath.string_at(f"{settings}.raw_s3_uri"),
-                "min_accuracy": sfn.JsonPath.number_at(f"{settings}.min_accuracy"),
-                "endpoint_name": sfn.JsonPath.string_at(f"{settings}.endpoint_name"),
-                "deploy": sfn.JsonPath.string_at(f"{settings}.deploy"),
-                # per key: cdk.json defaults < execution input < script-mode keys (which cannot be overridden)
-                "hyperparameters": sfn.JsonPath.json_merge(
-                    sfn.JsonPath.json_merge(
-                        sfn.JsonPath.object_at("$.prepare.defaults.hyperparameters"),
-                        sfn.JsonPath.object_at(f"{settings}.hyperparameters"),
-                    ),
-                    sfn.JsonPath.object_at("$.prepare.script_mode"),
-                ),
-                "names": {"training_job": name, "model": name, "endpoint_config": name},
-                "channels": {
-                    split: sfn.JsonPath.format(f"s3://{curated.bucket_name}/curated/{{}}/{split}/", run_id)
-                    for split in ("train", "validation")
-                },
-                "model_output_uri": sfn.JsonPath.format(f"s3://{artifacts.bucket_name}/models/{{}}/", run_id),
-                "tags": [
-                    {"Key": STACK_TAG_KEY, "Value": stack.stack_name},
-                    {"Key": EXECUTION_TAG_KEY, "Value": run_id},
-                ],
-            },
-            result_path="$.run",
-        )
-        keep_run = sfn.Pass(self, "Keep run settings", parameters={"run": sfn.JsonPath.object_at("$.run")})
-
-        clean = failures.protect(
-            tasks.GlueStartJobRun(
-                self,
-                "Clean reviews",
-                comment="Glue job: clean, split, quarantine; fails when the data-quality gate refuses the data.",
-                glue_job_name=glue_job.job_name,
-                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-                arguments=sfn.TaskInput.from_object(
-                    {
-                        "--input_uri": sfn.JsonPath.string_at("$.run.raw_s3_uri"),
-                        "--run_id": sfn.JsonPath.string_at("$.run.run_id"),
-                    }
-                ),
-                result_selector={
-                    "job_run_id": sfn.JsonPath.string_at("$.Id"),
-                    "state": sfn.JsonPath.string_at("$.JobRunState"),
-                },
-                result_path="$.glue",
-            ),
-            "Clean reviews",
-            retry="glue",
-        )
-        train = failures.protect(
-            self.training.task, "Train model", retry="sagemaker", then=self.training.failure_report(failures)
-        )
-
-        # The training result is kept whole ($.training_job): FinalMetricDataList is optional in DescribeTrainingJob,
-        # and a ResultSelector path that is missing would fail the execution with an uncatchable States.Runtime.
-        read_accuracy = sfn.Pass(
-            self,
-            "Read validation accuracy",
-            parameters={
-                "job_name": sfn.JsonPath.string_at("$.training_job.TrainingJobName"),
-                "model_data_url": sfn.JsonPath.string_at("$.training_job.ModelArtifacts.S3ModelArtifacts"),
-                "values": sfn.JsonPath.list_at(
-                    "$.training_job.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"
-                ),
-            },
-            result_path="$.training",
-        )
-        keep_accuracy = sfn.Pass(
-            self,
-            "Keep validation accuracy",
-            parameters={"accuracy": sfn.JsonPath.number_at("$.training.values[0]")},
-            result_path="$.gate",
-        )
-        no_metric = failures.reject(
-            "Read validation accuracy",
-            error="MetricMissing",
-            message=sfn.JsonPath.format(
-                "Training job {} reported no numeric validation:accuracy in FinalMetricDataList",
-                sfn.JsonPath.string_at("$.training_job.TrainingJobName"),
-            ),
-        )
-        metrics_present = (
-            sfn.Choice(self, "Metrics reported?")
-            .when(sfn.Condition.is_present("$.training_job.FinalMetricDataList"), read_accuracy)
-            .otherwise(no_metric)
-        )
-        has_metric = (
-            sfn.Choice(self, "Accuracy reported?")
-            # IsPresent first: any other test on a missing path is an uncatchable States.Runtime error
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_present("$.training.values[0]"), sfn.Condition.is_numeric("$.training.values[0]")
-                ),
-                keep_accuracy,
-            )
-            .otherwise(no_metric)
-        )
-
-        lookup = self._live_lookup()
-        gate = self._gate(notifications)
-        read_accuracy.next(has_metric)
-        keep_accuracy.next(lookup.start)
-        lookup.end_with(gate)
-
-        valid = (
-            sfn.Choice(self, "Input valid?")
-            .when(
-                input_is_invalid(
-                    settings,
-                    raw_uri=f"s3://{raw.bucket_name}/{config.raw_prefix}",
-                    endpoint_name=config.endpoint.name,
-                    name_prefix=self.prefix,
-                ),
-                invalid_input,
-            )
-            .otherwise(sfn.Chain.start(derive).next(keep_run).next(clean).next(train).next(metrics_present))
-        )
-        chain = sfn.Chain.start(load_defaults).next(merge).next(valid)
-        return chain
-
-    def _live_lookup(self) -> _LiveLookup:
-        return _LiveLookup(self, self.failures, self.endpoint_arns)
-
-    def _gate(self, notifications: Notifications) -> sfn.Choice:
-        """Model-quality gate: threshold, then (config) not worse than the live model; then deploy or stop."""
-        config = self.config
-        rejected = sfn.Fail(
-            self,
-            "Model rejected",
-            comment="The live endpoint was not touched.",
-            error="ModelRejected",
-            cause_path="$.rejection.message",
-        )
-        notify_rejected = self.failures.protect(
-            notifications.publish(
-                self,
-                "Notify rejection",
-                subject="ds-on-aws: model REJECTED",
-                message=sfn.TaskInput.from_json_path_at("$.rejection.message"),
-            ),
-            "Notify rejection",
-            retry="sns",
-        )
-        notify_rejected.next(rejected)
-        below = sfn.Pass(
-            self,
-            "Below threshold",
-            parameters={
-                "message": sfn.JsonPath.format(
-                    "Model rejected: validation accuracy {} is below the threshold {} (training job {}). "
-                    "The live endpoint was not touched.",
-                    sfn.JsonPath.string_at("$.gate.accuracy"),
-                    sfn.JsonPath.string_at("$.run.min_accuracy"),
-                    sfn.JsonPath.string_at("$.training.job_name"),
-                )
-            },
-            result_path="$.rejection",
-        ).next(notify_rejected)
-        worse = sfn.Pass(
-            self,
-            "Worse than live model",
-            parameters={
-                "message": sfn.JsonPath.format(
-                    "Model rejected: validation accuracy {} is below the live model accuracy {} on endpoint {} "
-                    "(training job {}). The live endpoint was not touched.",
-                    sfn.JsonPath.string_at("$.gate.accuracy"),
-                    sfn.JsonPath.string_at("$.live.accuracy"),
-                    sfn.JsonPath.string_at("$.run.endpoint_name"),
-                    sfn.JsonPath.string_at("$.training.job_name"),
-                )
-            },
-            result_path="$.rejection",
-        ).next(notify_rejected)
-
-        not_deployed = self.failures.protect(
-            notifications.publish(
-                self,
-                "Notify accepted, not deployed",
-                subject="ds-on-aws: model accepted (not deployed)",
-                message=sfn.TaskInput.from_text(
-                    sfn.JsonPath.format(
-                        "Run {} trained {} with validation accuracy {}; deploy was false, so no endpoint changed.",
-                        sfn.JsonPath.execution_name,
-                        sfn.JsonPath.string_at("$.training.job_name"),
-                        sfn.JsonPath.string_at("$.gate.accuracy"),
-                    )
-                ),
-            ),
-            "Notify accepted, not deployed",
-            retry="sns",
-        )
-        not_deployed.next(sfn.Succeed(self, "Accepted, not deployed"))
-        deploy = (
-            sfn.Choice(self, "Deploy?")
-            .when(sfn.Condition.boolean_equals("$.run.deploy", True), self.deployment.start)
-            .otherwise(not_deployed)
-        )
-
-        gate = sfn.Choice(self, "Model-quality gate").when(
-            sfn.Condition.number_less_than_json_path("$.gate.accuracy", "$.run.min_accuracy"), below
-        )
-        if config.model_quality.compare_with_live:
-            gate.when(
-                sfn.Condition.and_(
-                    sfn.Condition.boolean_equals("$.live.has_accuracy", True),
-                    sfn.Condition.number_less_than_json_path("$.gate.accuracy", "$.live.accuracy"),
-                ),
-                worse,
-            )
-        gate.otherwise(deploy)
-        return gate
 
     # --- permissions ------------------------------------------------------------------------------------------
 
@@ -451,39 +151,39 @@ class PipelineStateMachine(Construct):
             + 3600
         )
 
-    def _model_role(self, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
-        """Role the endpoint's model runs as: read its model.tar.gz (which carries the inference code), use the key,
-        write logs."""
-        role = iam.Role(
-            self,
-            "ModelRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="SageMaker model (endpoint) of the review-sentiment pipeline",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadModels", actions=["s3:GetObject"], resources=[artifacts.arn_for_objects("models/*")]
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="DecryptModels", actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]
-            )
-        )
-        role.add_to_policy(log_statement(self, "/aws/sagemaker/Endpoints/*"))
-        for statement in image_pull_statements(self):
-            role.add_to_policy(statement)
-        return role
-
     def _grant(self, key: kms.IKey, raw: s3.IBucket, glue_job: glue.IJob, notifications: Notifications) -> None:
         """The state machine role's whole policy, scoped to this stack's job, name prefix, endpoint and topic."""
+        prefix = self.prefix.lower()
+        statements = [
+            *self._run_statements(glue_job),
+            *self._hosting_statements(),
+            *self._service_statements(key, notifications),
+        ]
+        self.policy = iam.Policy(self, "Policy", statements=statements, roles=[self.role])
+        self.state_machine.node.add_dependency(self.policy)
+        # The findings of the statements above: SageMaker names derived from the execution (training-job, model,
+        # endpoint-config and endpoint <prefix>*), and the two statements of APIs without resource types.
+        for kind in ("training-job", "model", "endpoint-config", "endpoint"):
+            acknowledge(
+                self.policy,
+                local_finding(f"sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/{prefix}*"),
+                f"SageMaker {kind} names are derived from each execution at run time (<project>-<hash of the "
+                f"execution ARN>), so only the project prefix {prefix} is known at deploy time",
+            )
+        for rule_id, reason in no_resource_type_finding(
+            "the CloudWatch Logs log-delivery APIs and the X-Ray trace APIs"
+        ).items():
+            acknowledge(self.policy, rule_id, reason)
+        del raw  # the state machine never reads data itself
+
+    def _sm_arn(self, resource: str, name: str) -> str:
+        return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
+
+    def _run_statements(self, glue_job: glue.IJob) -> list[iam.PolicyStatement]:
+        """Run the cleaning job and the training job (and the rule Step Functions uses to watch training jobs)."""
         stack = Stack.of(self)
         prefix = self.prefix.lower()
-
-        def sm_arn(resource: str, name: str) -> str:
-            return stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
-
-        statements = [
+        return [
             iam.PolicyStatement(
                 sid="RunCleaningJob",
                 actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
@@ -492,7 +192,7 @@ class PipelineStateMachine(Construct):
             iam.PolicyStatement(
                 sid="RunTrainingJob",
                 actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"],
-                resources=[sm_arn("training-job", f"{prefix}*")],
+                resources=[self._sm_arn("training-job", f"{prefix}*")],
             ),
             iam.PolicyStatement(
                 sid="TrainingJobCompletionEvents",
@@ -505,15 +205,21 @@ class PipelineStateMachine(Construct):
                     )
                 ],
             ),
+        ]
+
+    def _hosting_statements(self) -> list[iam.PolicyStatement]:
+        """Create models and endpoint configs, deploy, watch, test, tag; pass the two SageMaker roles."""
+        prefix = self.prefix.lower()
+        return [
             iam.PolicyStatement(
                 sid="CreateModelAndEndpointConfig",
                 actions=["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig"],
-                resources=[sm_arn("model", f"{prefix}*"), sm_arn("endpoint-config", f"{prefix}*")],
+                resources=[self._sm_arn("model", f"{prefix}*"), self._sm_arn("endpoint-config", f"{prefix}*")],
             ),
             iam.PolicyStatement(
                 sid="DeployEndpoint",
                 actions=["sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"],
-                resources=[*self.endpoint_arns, sm_arn("endpoint-config", f"{prefix}*")],
+                resources=[*self.endpoint_arns, self._sm_arn("endpoint-config", f"{prefix}*")],
             ),
             iam.PolicyStatement(
                 sid="WatchTestAndDeleteFailedEndpoint",
@@ -531,18 +237,23 @@ class PipelineStateMachine(Construct):
                 # SageMaker integrations include it (the L2 tasks grant it on "*"), here on our names only.
                 actions=["sagemaker:AddTags", "sagemaker:ListTags"],
                 resources=[
-                    sm_arn("training-job", f"{prefix}*"),
-                    sm_arn("model", f"{prefix}*"),
-                    sm_arn("endpoint-config", f"{prefix}*"),
+                    self._sm_arn("training-job", f"{prefix}*"),
+                    self._sm_arn("model", f"{prefix}*"),
+                    self._sm_arn("endpoint-config", f"{prefix}*"),
                     *self.endpoint_arns,
                 ],
             ),
             iam.PolicyStatement(
                 sid="PassSageMakerRoles",
                 actions=["iam:PassRole"],
-                resources=[self.training.role.role_arn, self.model_role.role_arn],
+                resources=[self.training.role.role_arn, self.deployment.model_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
+        ]
+
+    def _service_statements(self, key: kms.IKey, notifications: Notifications) -> list[iam.PolicyStatement]:
+        """Notify, use the key (topic, SageMaker volumes), deliver execution logs, trace."""
+        return [
             iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[notifications.topic.topic_arn]),
             iam.PolicyStatement(
                 sid="EncryptNotifications",
@@ -580,131 +291,3 @@ class PipelineStateMachine(Construct):
                 resources=["*"],  # X-Ray trace APIs take no resource
             ),
         ]
-        self.policy = iam.Policy(self, "Policy", statements=statements, roles=[self.role])
-        self.state_machine.node.add_dependency(self.policy)
-        del raw  # the state machine never reads data itself
-
-
-class _LiveLookup:
-    """Describe the live endpoint and read its recorded accuracy into ``$.live`` = {exists, has_accuracy, accuracy, ...}.
-
-    A ``describeEndpoint`` "Could not find endpoint" error means first run (no live endpoint); any other error fails
-    the run. An endpoint that exists but is not InService (another deployment running, or Failed) stops the run
-    without touching it.
-    """
-
-    def __init__(self, scope: PipelineStateMachine, failures: FailureHandler, endpoint_arns: list[str]) -> None:
-        describe = tasks.CallAwsService(
-            scope,
-            "Look up live endpoint",
-            service="sagemaker",
-            action="describeEndpoint",
-            parameters={"EndpointName": sfn.JsonPath.string_at("$.run.endpoint_name")},
-            iam_resources=endpoint_arns,
-            result_selector={
-                "exists": True,
-                "has_accuracy": False,
-                "accuracy": 0,  # always present, so no Choice ever reads a missing path
-                "name": sfn.JsonPath.string_at("$.EndpointName"),
-                "arn": sfn.JsonPath.string_at("$.EndpointArn"),
-                "status": sfn.JsonPath.string_at("$.EndpointStatus"),
-                "config": sfn.JsonPath.string_at("$.EndpointConfigName"),
-            },
-            result_path="$.live",
-        )
-        first_run = sfn.Pass(
-            scope,
-            "No live endpoint",
-            comment="First run: nothing to compare with, the endpoint will be created.",
-            parameters={"exists": False, "has_accuracy": False, "accuracy": 0},
-            result_path="$.live",
-        )
-        lookup_failed = failures.describe(
-            "Look up live endpoint",
-            error="$.live_error.Error",
-            cause="$.live_error.Cause",
-            state_name="Live endpoint lookup failed",
-        )
-        not_found = (
-            sfn.Choice(scope, "Endpoint not found?")
-            .when(
-                sfn.Condition.and_(
-                    sfn.Condition.is_present("$.live_error.Cause"),
-                    sfn.Condition.string_matches("$.live_error.Cause", NOT_FOUND_CAUSE),
-                ),
-                first_run,
-            )
-            .otherwise(lookup_failed)
-        )
-        # Specific catch first: a not-found answer is a normal first run, not a failure.
-        # Throttling arrives as the same generic SageMakerException as "not found": retried briefly (3 tries), then
-        # the cause text decides (a real not-found costs ~15 s of retries, a throttled lookup does not fail the run).
-        for policy in transient_retries("sagemaker-sdk"):
-            describe.add_retry(**vars_of(policy))
-        describe.add_catch(not_found, errors=list(NOT_FOUND_ERRORS), result_path="$.live_error")
-        failures.protect(describe, "Look up live endpoint")
-
-        busy = failures.reject(
-            "Live endpoint check",
-            error="LiveEndpointNotReady",
-            message=sfn.JsonPath.format(
-                "Endpoint {} is {} (not InService): another deployment may be running or it needs attention; "
-                "it was not touched.",
-                sfn.JsonPath.string_at("$.live.name"),
-                sfn.JsonPath.string_at("$.live.status"),
-            ),
-        )
-        list_tags = failures.protect(
-            tasks.CallAwsService(
-                scope,
-                "Read live model accuracy",
-                service="sagemaker",
-                action="listTags",
-                parameters={"ResourceArn": sfn.JsonPath.string_at("$.live.arn")},
-                iam_resources=endpoint_arns,
-                result_path="$.live_tags",  # whole answer: Tags is optional in the API, a selector must not read it
-            ),
-            "Read live model accuracy",
-            retry="sagemaker-sdk",
-        )
-        keep_live = sfn.Pass(
-            scope,
-            "Keep live accuracy",
-            parameters={
-                "exists": True,
-                "has_accuracy": True,
-                "name": sfn.JsonPath.string_at("$.live.name"),
-                "arn": sfn.JsonPath.string_at("$.live.arn"),
-                "status": sfn.JsonPath.string_at("$.live.status"),
-                "config": sfn.JsonPath.string_at("$.live.config"),
-                "accuracy": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.live_tags.values[0]")),
-            },
-            result_path="$.live",
-        )
-        find_tag = sfn.Pass(
-            scope,
-            "Find accuracy tag",
-            parameters={"values": sfn.JsonPath.list_at(f"$.live_tags.Tags[?(@.Key == '{ACCURACY_TAG}')].Value")},
-            result_path="$.live_tags",
-        )
-        self._tags_listed = sfn.Choice(scope, "Tags listed?")
-        self._tags_listed.when(sfn.Condition.is_present("$.live_tags.Tags"), find_tag)
-        self._recorded = sfn.Choice(scope, "Live accuracy recorded?")
-        self._recorded.when(sfn.Condition.is_present("$.live_tags.values[0]"), keep_live)
-        find_tag.next(self._recorded)
-        in_service = (
-            sfn.Choice(scope, "Live endpoint in service?")
-            .when(sfn.Condition.string_equals("$.live.status", "InService"), list_tags)
-            .otherwise(busy)
-        )
-        describe.next(in_service)
-        list_tags.next(self._tags_listed)
-        self._ends: list[sfn.INextable] = [first_run, keep_live]
-        self.start: sfn.IChainable = describe
-
-    def end_with(self, state: sfn.IChainable) -> None:
-        """Continue every successful lookup outcome with ``state`` (the gate)."""
-        for end in self._ends:
-            end.next(state)
-        self._recorded.otherwise(state)
-        self._tags_listed.otherwise(state)

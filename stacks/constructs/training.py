@@ -14,7 +14,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Aws, CfnMapping, Duration, Fn, Size, Stack
+from aws_cdk import Aws, CfnMapping, Duration, Fn, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -28,6 +28,23 @@ from ds_on_aws.config import PROJECT_ROOT, TrainingConfig
 from ds_on_aws.packaging import build_sourcedir_tarball
 from ds_on_aws.sagemaker_jobs import TrainingJobSpec, training_job_spec
 from stacks.constructs.notifications import FailureHandler, error_name, transient_retries, vars_of
+from stacks.constructs.policies import (
+    SAGEMAKER_CONTAINER_APIS,
+    allow,
+    data_key_statements,
+    image_pull_statements,
+    log_statement,
+    no_resource_type_finding,
+    run_time_prefix_findings,
+    service_log_group_finding,
+)
+from stacks.state_machine.state import (
+    DESCRIBE_ERROR,
+    RUN,
+    TRAINING_FAILURE,
+    TRAINING_JOB,
+    answer,
+)
 
 IMAGE_ACCOUNTS_FILE = Path(__file__).resolve().parent.parent / "data" / "sklearn_image_accounts.json"
 IMAGE_REPOSITORY = "sagemaker-scikit-learn"
@@ -102,58 +119,13 @@ def build_sourcedir(destination_dir: Path = SOURCEDIR_BUILD_DIR) -> Path:
     return final
 
 
-def data_key_statements(key: kms.IKey) -> list[iam.PolicyStatement]:
-    """Use the data key for S3 objects; let SageMaker create grants on it for the training volume."""
-    return [
-        iam.PolicyStatement(
-            sid="UseDataKey",
-            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            resources=[key.key_arn],
-        ),
-        iam.PolicyStatement(
-            sid="GrantDataKeyToSageMaker",
-            actions=["kms:CreateGrant"],
-            resources=[key.key_arn],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        ),
-    ]
-
-
-def image_pull_statements(scope: Construct) -> list[iam.PolicyStatement]:
-    """Pull the prebuilt scikit-learn image (the repository of the region's registry account only)."""
-    return [
-        iam.PolicyStatement(
-            sid="PullScikitLearnImage",
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[sklearn_repository_arn(scope)],
-        ),
-        iam.PolicyStatement(
-            sid="EcrAuthorization",
-            actions=["ecr:GetAuthorizationToken"],
-            resources=["*"],  # GetAuthorizationToken has no resource type
-        ),
-        iam.PolicyStatement(
-            sid="PutSageMakerMetrics",
-            actions=["cloudwatch:PutMetricData"],
-            resources=["*"],  # PutMetricData has no resource type; limited to SageMaker's namespaces
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
-        ),
-    ]
-
-
-def log_statement(scope: Construct, log_group_pattern: str) -> iam.PolicyStatement:
-    """Write the container logs SageMaker sends to CloudWatch (its own log group names)."""
-    return iam.PolicyStatement(
-        sid="ContainerLogs",
-        actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        resources=[
-            Stack.of(scope).format_arn(
-                service="logs",
-                resource="log-group",
-                resource_name=log_group_pattern,
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            )
-        ],
+def _training_logs_where(job: str) -> str:
+    """Where the job's logs are: the log group, its streams and a console link (a States.Format intrinsic)."""
+    return sfn.JsonPath.format(
+        "Log: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {}/algo-*"
+        " (https://{}.console.aws.amazon.com/cloudwatch/home?region={}#logsV2:log-groups/log-group/"
+        "$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{})",
+        job, Aws.REGION, Aws.REGION, job,
     )
 
 
@@ -182,7 +154,7 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
         state = dict(super().to_state_json(*args, **kwargs))
         parameters = dict(state.get("Parameters", {}))
         parameters.pop("HyperParameters", None)
-        parameters["HyperParameters.$"] = "$.run.hyperparameters"
+        parameters["HyperParameters.$"] = RUN.hyperparameters
         parameters["InputDataConfig"] = self._spec.input_data_config()
         parameters["EnableNetworkIsolation"] = self._spec.network_isolation
         algorithm = dict(parameters.get("AlgorithmSpecification", {}))
@@ -253,7 +225,7 @@ class TrainingStep(Construct):
         self.role = self._role(key, curated_bucket, artifacts_bucket, code)
         self.spec = training_job_spec(
             code_uri=code.s3_uri,
-            data_channels={name: f"$.run.channels.{name}" for name in ("train", "validation")},
+            data_channels={"train": RUN.channels.train, "validation": RUN.channels.validation},
             network_isolation=True,
         )
         self.task = _TrainingJobTask(
@@ -263,7 +235,7 @@ class TrainingStep(Construct):
             spec=self.spec,
             comment="SageMaker training job (scikit-learn container, script mode, managed spot), run to completion.",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            training_job_name=sfn.JsonPath.string_at("$.run.names.training_job"),
+            training_job_name=sfn.JsonPath.string_at(RUN.names.training_job),
             # An immutable view: the L2 otherwise grants s3:GetObject/ListBucket on "*" for JSONPath locations.
             role=self.role.without_policy_updates(),
             algorithm_specification=tasks.AlgorithmSpecification(
@@ -272,7 +244,7 @@ class TrainingStep(Construct):
                 metric_definitions=metric_definitions(),
             ),
             output_data_config=tasks.OutputDataConfig(
-                s3_output_location=tasks.S3Location.from_json_expression("$.run.model_output_uri"),
+                s3_output_location=tasks.S3Location.from_json_expression(RUN.model_output_uri),
                 encryption_key=key,
             ),
             resource_config=tasks.ResourceConfig(
@@ -283,7 +255,7 @@ class TrainingStep(Construct):
             ),
             stopping_condition=tasks.StoppingCondition(max_runtime=Duration.seconds(config.max_runtime_seconds)),
             tags=tags,
-            result_path="$.training_job",  # the whole DescribeTrainingJob (FinalMetricDataList is optional)
+            result_path=TRAINING_JOB,  # the whole DescribeTrainingJob (FinalMetricDataList is optional)
         )
 
     def failure_report(self, failures: FailureHandler, step: str = "Train model") -> sfn.IChainable:
@@ -296,13 +268,8 @@ class TrainingStep(Construct):
         none (stopped, or never created). If the description fails too, the generic record is notified as it is.
         """
         scope = self.task.node.scope
-        job = sfn.JsonPath.string_at("$.run.names.training_job")
-        logs_where = sfn.JsonPath.format(
-            "Log: CloudWatch log group /aws/sagemaker/TrainingJobs, streams {}/algo-*"
-            " (https://{}.console.aws.amazon.com/cloudwatch/home?region={}#logsV2:log-groups/log-group/"
-            "$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{})",
-            job, Aws.REGION, Aws.REGION, job,
-        )
+        job = sfn.JsonPath.string_at(RUN.names.training_job)
+        logs_where = _training_logs_where(job)
         describe = tasks.CallAwsService(
             scope,
             "Describe failed training job",
@@ -312,15 +279,15 @@ class TrainingStep(Construct):
             parameters={"TrainingJobName": job},
             iam_resources=["*"],  # the state machine role is written explicitly; see PipelineStateMachine
             result_selector={
-                "status": sfn.JsonPath.string_at("$.TrainingJobStatus"),
+                "status": sfn.JsonPath.string_at(answer("TrainingJobStatus")),
                 "described": sfn.JsonPath.entire_payload,
             },
-            result_path="$.training_failure",
+            result_path=TRAINING_FAILURE,
         )
         for policy in transient_retries("sagemaker-sdk"):
             describe.add_retry(**vars_of(policy))
         # The job may not exist (CreateTrainingJob refused): keep the generic record made by "<step> failed".
-        describe.add_catch(failures.entry, errors=["States.ALL"], result_path="$.describe_error")
+        describe.add_catch(failures.entry, errors=["States.ALL"], result_path=DESCRIBE_ERROR)
         with_reason = failures.reject(
             step,
             error=error_name(step),
@@ -328,8 +295,8 @@ class TrainingStep(Construct):
             message=sfn.JsonPath.format(
                 "Train model failed: training job {} is {}: {} {}",
                 job,
-                sfn.JsonPath.string_at("$.training_failure.status"),
-                sfn.JsonPath.string_at("$.training_failure.described.FailureReason"),
+                sfn.JsonPath.string_at(TRAINING_FAILURE.status),
+                sfn.JsonPath.string_at(TRAINING_FAILURE.described.FailureReason),
                 logs_where,
             ),
         )
@@ -340,13 +307,13 @@ class TrainingStep(Construct):
             message=sfn.JsonPath.format(
                 "Train model failed: training job {} is {} (SageMaker gave no FailureReason) {}",
                 job,
-                sfn.JsonPath.string_at("$.training_failure.status"),
+                sfn.JsonPath.string_at(TRAINING_FAILURE.status),
                 logs_where,
             ),
         )
         describe.next(
             sfn.Choice(scope, "Failure reason given?")
-            .when(sfn.Condition.is_present("$.training_failure.described.FailureReason"), with_reason)
+            .when(sfn.Condition.is_present(TRAINING_FAILURE.described.FailureReason), with_reason)
             .otherwise(without_reason)
         )
         return describe
@@ -359,26 +326,31 @@ class TrainingStep(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="SageMaker training job of the review-sentiment pipeline",
         )
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]
-            ),
-            iam.PolicyStatement(
-                sid="ListCuratedSplits",
-                actions=["s3:ListBucket"],
-                resources=[curated.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": ["curated/*"]}},
-            ),
-            iam.PolicyStatement(
-                sid="WriteModels",
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[artifacts.arn_for_objects("models/*")],
-            ),
-            *code.read_statements(),
-            *data_key_statements(key),
-            log_statement(self, "/aws/sagemaker/TrainingJobs:*"),
-            *image_pull_statements(self),
-        ]
-        for statement in statements:
-            role.add_to_policy(statement)
+        allow(
+            role,
+            [
+                iam.PolicyStatement(
+                    sid="ReadCuratedSplits", actions=["s3:GetObject"], resources=[curated.arn_for_objects("curated/*")]
+                ),
+                iam.PolicyStatement(
+                    sid="ListCuratedSplits",
+                    actions=["s3:ListBucket"],
+                    resources=[curated.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": ["curated/*"]}},
+                ),
+                iam.PolicyStatement(
+                    sid="WriteModels",
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[artifacts.arn_for_objects("models/*")],
+                ),
+            ],
+            {**run_time_prefix_findings(curated, ["curated/*"]), **run_time_prefix_findings(artifacts, ["models/*"])},
+        )
+        allow(role, [*code.read_statements(), *data_key_statements(key)])
+        allow(
+            role,
+            [log_statement(self, "/aws/sagemaker/TrainingJobs:*")],
+            service_log_group_finding("/aws/sagemaker/TrainingJobs:*", "SageMaker training"),
+        )
+        allow(role, image_pull_statements(sklearn_repository_arn(self)), no_resource_type_finding(SAGEMAKER_CONTAINER_APIS))
         return role
