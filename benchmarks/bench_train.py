@@ -305,7 +305,7 @@ def benchmark_environment() -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--imdb-dir", type=Path, default=Path(os.environ.get("DS_ON_AWS_IMDB_DIR", DEFAULT_IMDB_DIR)))
     parser.add_argument("--repeat", type=int, default=1, help="fits per model (median of time and memory)")
@@ -322,13 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         type=json.loads,
         help="skip the grid search and use these baseline parameters (JSON, e.g. from a previous train.json)",
     )
-    args = parser.parse_args(argv)
-    if args.channels and not args.baseline_params:
-        parser.error("--channels needs --baseline-params: the channels carry no movie url to group the grid search by")
-    if args.channels and args.output == RESULTS:
-        args.output = RESULTS.with_name("train_glue_split.json")
+    return parser
 
-    started = time.perf_counter()
+
+def benchmark_split(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """The Glue job's channels (``--channels``) or the benchmark's own split of the IMDb training file."""
     if args.channels:
         from channels import ChannelError
 
@@ -348,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             f"({split['duplicates_dropped']} duplicate texts dropped), grouped by url, seed {SEED}",
             flush=True,
         )
+    return split
+
+
+def baseline_tuning(args: argparse.Namespace, split: dict) -> dict:
+    """``--baseline-params`` as given, or the grid search's best parameters."""
     if args.baseline_params:
         tuning = {
             "best_params": args.baseline_params,
@@ -366,15 +369,34 @@ def main(argv: list[str] | None = None) -> int:
             f"{tuning['best_params']} (inner CV accuracy {tuning['best_inner_cv_accuracy']:.4f})",
             flush=True,
         )
+    return tuning
+
+
+def measure_models(split: dict, baseline_params: dict, repeat: int) -> tuple[dict, dict]:
+    """(default, baseline): the median run of each, fitted ``repeat`` times in child processes."""
     with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
         split_path = Path(scratch) / "split.pkl"
         with open(split_path, "wb") as handle:
             pickle.dump(split, handle)
         runs = {"default": [], "baseline": []}
-        for _ in range(args.repeat):  # interleaved, so a burst of load hits both models alike
+        for _ in range(repeat):  # interleaved, so a burst of load hits both models alike
             for name in runs:
-                runs[name].append(measure(split_path, name, tuning["best_params"] if name == "baseline" else None))
-    default, baseline = median_run(runs["default"]), median_run(runs["baseline"])
+                runs[name].append(measure(split_path, name, baseline_params if name == "baseline" else None))
+    return median_run(runs["default"]), median_run(runs["baseline"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.channels and not args.baseline_params:
+        parser.error("--channels needs --baseline-params: the channels carry no movie url to group the grid search by")
+    if args.channels and args.output == RESULTS:
+        args.output = RESULTS.with_name("train_glue_split.json")
+
+    started = time.perf_counter()
+    split = benchmark_split(args, parser)
+    tuning = baseline_tuning(args, split)
+    default, baseline = measure_models(split, tuning["best_params"], args.repeat)
     print(table(default, baseline))
     gain = (default["accuracy"] - baseline["accuracy"]) * 100
     print(f"default beats the tuned baseline by {gain:+.2f} accuracy points (target >= +1.00)")
@@ -408,7 +430,6 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(result, indent=2, sort_keys=True, default=float) + "\n", encoding="utf-8")
     print(f"wrote {args.output}")
     return 0
-
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":

@@ -25,12 +25,15 @@ TRAIN, VALIDATION, TEST = SPLITS
 REQUIRED_CHANNELS = (TRAIN, VALIDATION)  # test is written only when the input marks rows as test
 
 METRIC_NAMES = ("accuracy", "f1", "roc_auc")  # printed by training as "<split>:<metric>=<value>"
-GATE_METRIC = f"{VALIDATION}:accuracy"  # what the model-quality gate compares
+ACCURACY, F1, ROC_AUC = METRIC_NAMES
 
 
 def metric_key(split: str, metric: str) -> str:
     """The name a metric has in the training log and in SageMaker (``validation:accuracy``)."""
     return f"{split}:{metric}"
+
+
+GATE_METRIC = metric_key(VALIDATION, ACCURACY)  # what the model-quality gate compares
 
 
 # --- S3 layout of the curated data -------------------------------------------------------------------------------

@@ -37,6 +37,16 @@ import scipy
 import sentiment_model
 import sklearn
 from channels import ChannelData, ChannelError, read_channel
+from pipeline_contracts import (  # at the root of sourcedir.tar.gz, beside this script (ds_on_aws/packaging.py)
+    ACCURACY,
+    F1,
+    METRIC_NAMES,
+    ROC_AUC,
+    TEST,
+    TRAIN,
+    VALIDATION,
+    metric_key,
+)
 from sentiment_model import ModelParams
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
@@ -46,7 +56,6 @@ METRICS_FILENAME = "metrics.json"
 DEFAULT_OUTPUT_DIR = "/opt/ml/output"
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1
-METRIC_NAMES = ("accuracy", "f1", "roc_auc")
 
 
 class HyperparameterError(ValueError):
@@ -160,16 +169,16 @@ def evaluate(model, data: ChannelData) -> dict[str, float]:
     y = np.asarray(data.labels)
     proba = sentiment_model.positive_probability(model, data.texts)
     predicted = (proba >= 0.5).astype(int)
-    metrics = {"accuracy": float(accuracy_score(y, predicted)), "f1": float(f1_score(y, predicted))}
+    metrics = {ACCURACY: float(accuracy_score(y, predicted)), F1: float(f1_score(y, predicted))}
     # ROC AUC is undefined on a one-class split (possible for a small test channel): report it as absent.
     if len(set(data.labels)) == 2:
-        metrics["roc_auc"] = float(roc_auc_score(y, proba))
+        metrics[ROC_AUC] = float(roc_auc_score(y, proba))
     return metrics
 
 
 def format_metric_lines(split: str, metrics: dict[str, float]) -> list[str]:
     """``<split>:<metric>=<value>`` lines, matched by the regex ``<split>:<metric>=([0-9.]+)``."""
-    return [f"{split}:{name}={metrics[name]:.6f}" for name in METRIC_NAMES if name in metrics]
+    return [f"{metric_key(split, name)}={metrics[name]:.6f}" for name in METRIC_NAMES if name in metrics]
 
 
 def library_versions() -> dict[str, str]:
@@ -188,9 +197,9 @@ def run(argv: list[str]) -> dict:
     params, args = parse_hyperparameters(argv)
     if not args.model_dir:
         raise HyperparameterError("no model folder: set SM_MODEL_DIR or pass --model-dir <folder>")
-    train = read_channel("train", args.train)
-    validation = read_channel("validation", args.validation)
-    test = read_channel("test", args.test, require_both_classes=False) if args.test else None
+    train = read_channel(TRAIN, args.train)
+    validation = read_channel(VALIDATION, args.validation)
+    test = read_channel(TEST, args.test, require_both_classes=False) if args.test else None
     print(
         f"read train={len(train)} validation={len(validation)}"
         + (f" test={len(test)}" if test else "")
@@ -204,9 +213,9 @@ def run(argv: list[str]) -> dict:
     fit_seconds, fit_cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
     sentiment_model.compact(model)
 
-    splits = {"validation": validation} | ({"test": test} if test else {})
+    splits = {VALIDATION: validation} | ({TEST: test} if test else {})
     if args.eval_train:
-        splits = {"train": train} | splits
+        splits = {TRAIN: train} | splits
     metrics = {}
     for split, data in splits.items():
         metrics[split] = evaluate(model, data)
@@ -218,7 +227,7 @@ def run(argv: list[str]) -> dict:
         "metrics": metrics,
         "hyperparameters": params.as_dict() | {"eval_train": args.eval_train},
         "rows": {
-            name: len(data) for name, data in (("train", train), ("validation", validation), ("test", test)) if data
+            name: len(data) for name, data in ((TRAIN, train), (VALIDATION, validation), (TEST, test)) if data
         },
         "fit_seconds": round(fit_seconds, 3),
         "fit_cpu_seconds_main_process": round(fit_cpu_seconds, 3),

@@ -122,8 +122,58 @@ def channels_of(curated_root: Path, run_id: str) -> dict[str, Path]:
     return found
 
 
+@dataclass
+class _Run:
+    """What the stages of one run share: its settings, folders, summary and the endpoint once started."""
+
+    options: RunOptions
+    config: PipelineConfig
+    run_id: str
+    run_dir: Path
+    output_dir: Path
+    progress: Progress
+    echo: Callable[[str], None]
+    hyperparameters: dict[str, str]
+    dq_arguments: dict[str, str]
+    min_accuracy: float
+    compare_live: bool
+    summary: dict
+    state: dict = field(default_factory=lambda: {"dq_report": None, "predictions": None})
+    endpoint: EndpointProcess | None = None
+
+    @property
+    def curated_root(self) -> Path:
+        return self.run_dir / "curated"
+
+
 def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> RunResult:
     """Run every stage; raise the RunnerError of the first failure AFTER writing the report and summary."""
+    run = _start_run(options, echo)
+    summary = run.summary
+    echo(f"ds-on-aws offline run {run.run_id} -> {run.run_dir}")
+    try:
+        _run_stages(run)
+        summary["outcome"] = "succeeded"
+    except RunnerError as exc:
+        summary["outcome"] = f"failed: {exc}"
+        summary["exit_code"] = exc.exit_code
+        if run.endpoint is not None:
+            run.endpoint.stop()
+            run.endpoint = None
+        raise
+    finally:
+        if not summary.get("outcome", "").startswith(("succeeded", "failed")):
+            summary["outcome"] = "failed: unexpected error"
+        if run.endpoint is not None and not (options.keep_serving and summary["outcome"] == "succeeded"):
+            run.endpoint.stop()
+            run.endpoint = None
+            summary["endpoint"] = f"{summary['endpoint']} (stopped after the smoke test; --keep-serving keeps it)"
+        _finish(run.run_dir, summary, run.state, run.curated_root, run.run_id, run.progress, echo)
+    return RunResult(run.run_id, run.run_dir, summary, run.endpoint)
+
+
+def _start_run(options: RunOptions, echo: Callable[[str], None]) -> _Run:
+    """The run folder and id, the settings from cdk.json with the options on top, and the summary's first keys."""
     config = options.config or load_config()
     output_dir = Path(options.output_dir).resolve()
     if options.run_id:
@@ -132,7 +182,6 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
     else:
         run_id, run_dir = new_run_id(output_dir)
     progress = Progress(echo)
-    curated_root = run_dir / "curated"
     min_accuracy = options.min_accuracy if options.min_accuracy is not None else config.model_quality.min_accuracy
     compare_live = (options.compare_with_live if options.compare_with_live is not None
                     else config.model_quality.compare_with_live)
@@ -141,102 +190,120 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
     summary: dict = {"run_id": run_id, "run_dir": str(run_dir), "outcome": "running", "durations": progress.durations,
                      "hyperparameters": hyperparameters, "min_accuracy": min_accuracy,
                      "data_quality_arguments": dq_arguments}
-    state: dict = {"dq_report": None, "predictions": None}
-    endpoint: EndpointProcess | None = None
-    echo(f"ds-on-aws offline run {run_id} -> {run_dir}")
+    return _Run(options=options, config=config, run_id=run_id, run_dir=run_dir, output_dir=output_dir,
+                progress=progress, echo=echo, hyperparameters=hyperparameters, dq_arguments=dq_arguments,
+                min_accuracy=min_accuracy, compare_live=compare_live, summary=summary)
+
+
+def _run_stages(run: _Run) -> None:
+    """The stages in the state machine's order (the report stage runs in :func:`_finish`, whatever happens)."""
+    stage = run.progress.stage
+    with stage("acquire data"):
+        raw = _acquire(run)
+    with stage("clean (local Spark)"):
+        refusal = _clean(run, raw)
+    with stage("data-quality gate"):
+        _data_quality_gate(run, refusal)
+    with stage("train"):
+        layout, result = _train(run)
+    with stage("model-quality gate"):
+        _model_quality_gate(run, result)
+    with stage("package model.tar.gz"):
+        model_tar = training_job.package_model(layout.model_dir, run.run_dir / "model.tar.gz")
+        run.summary["model_tar"] = str(model_tar)
+    with stage("local endpoint"):
+        _start_local_endpoint(run, model_tar)
+    with stage("smoke test"):
+        _smoke_test(run, model_tar)
+
+
+def _acquire(run: _Run) -> acquire.RawInput:
+    options = run.options
+    raw = acquire.resolve_input(options.input, options.imdb_dir, run.run_dir)
+    if options.sample:
+        raw = acquire.sample_input(raw, options.sample, int(run.dq_arguments["--seed"]), run.run_dir)
+    run.summary["input"] = raw.source
+    run.echo(f"  input: {raw.source} (format {raw.input_format})")
+    return raw
+
+
+def _clean(run: _Run, raw: acquire.RawInput) -> DataQualityRefused | None:
+    """Run the Glue job on local Spark; its refusal is returned, to be raised by the data-quality gate stage."""
+    run.echo(f"  {cleaning.check_java()}")
+    spark = cleaning.local_spark()
+    job_options = cleaning.job_options(str(raw.path), run.curated_root, run.run_id, raw.input_format,
+                                       run.dq_arguments)
+    refusal: DataQualityRefused | None = None
     try:
-        with progress.stage("acquire data"):
-            raw = acquire.resolve_input(options.input, options.imdb_dir, run_dir)
-            if options.sample:
-                raw = acquire.sample_input(raw, options.sample, int(dq_arguments["--seed"]), run_dir)
-            summary["input"] = raw.source
-            echo(f"  input: {raw.source} (format {raw.input_format})")
+        run.state["dq_report"] = cleaning.run_cleaning(spark, job_options)
+    except DataQualityRefused as exc:  # the job wrote its outputs and report, then refused
+        refusal, run.state["dq_report"] = exc, getattr(exc, "report", None) or {}
+    run.summary["counts"] = report.dq_counts(run.state["dq_report"])
+    return refusal
 
-        with progress.stage("clean (local Spark)"):
-            echo(f"  {cleaning.check_java()}")
-            spark = cleaning.local_spark()
-            job_options = cleaning.job_options(str(raw.path), curated_root, run_id, raw.input_format, dq_arguments)
-            refusal: DataQualityRefused | None = None
-            try:
-                state["dq_report"] = cleaning.run_cleaning(spark, job_options)
-            except DataQualityRefused as exc:  # the job wrote its outputs and report, then refused
-                refusal, state["dq_report"] = exc, getattr(exc, "report", None) or {}
-            summary["counts"] = report.dq_counts(state["dq_report"])
 
-        with progress.stage("data-quality gate"):
-            echo("  " + ", ".join(f"{k}: {v}" for k, v in summary["counts"].items()))
-            for check in state["dq_report"].get("checks") or []:
-                if isinstance(check, dict) and not check.get("passed"):
-                    echo(f"  FAIL {check.get('name')}: value {check.get('value')}, threshold {check.get('threshold')}")
-            summary["data_quality_gate"] = "REFUSED" if refusal else "passed"
-            if refusal:
-                raise refusal
+def _data_quality_gate(run: _Run, refusal: DataQualityRefused | None) -> None:
+    run.echo("  " + ", ".join(f"{k}: {v}" for k, v in run.summary["counts"].items()))
+    for check in run.state["dq_report"].get("checks") or []:
+        if isinstance(check, dict) and not check.get("passed"):
+            run.echo(f"  FAIL {check.get('name')}: value {check.get('value')}, threshold {check.get('threshold')}")
+    run.summary["data_quality_gate"] = "REFUSED" if refusal else "passed"
+    if refusal:
+        raise refusal
 
-        with progress.stage("train"):
-            layout = training_job.TrainingLayout(run_dir / "sagemaker", run_dir / "model")
-            channels = channels_of(curated_root, run_id)
-            echo(f"  channels: {', '.join(channels)}; hyperparameters: "
-                 f"{' '.join(training_job.render_hyperparameters(hyperparameters)) or '(defaults)'}")
-            result = training_job.run_training(layout, hyperparameters, channels, echo=echo)
-            summary["metrics"] = result.metrics
-            summary["accuracy"] = result.metrics.get(gates.GATE_METRIC)
-            try:
-                predictions_file = run_dir / "predictions" / "validation.json"
-                predictions_file.parent.mkdir(exist_ok=True)
-                state["predictions"] = evaluate_in_child(layout.code_dir, layout.model_dir, channels[VALIDATION],
-                                                         predictions_file)
-            except RuntimeError as exc:  # the plots are a convenience; the gate reads the training log
-                echo(f"  note: {exc}")
 
-        with progress.stage("model-quality gate"):
-            live = gates.read_live_record(output_dir)
-            decision = gates.decide_model_gate(result.metrics, min_accuracy, live, compare_live)
-            summary["model_gate"] = decision.as_dict()
-            summary["model_quality_gate"] = "passed" if decision.passed else "REFUSED"
-            echo(f"  {gates.GATE_METRIC}={decision.accuracy} threshold={min_accuracy}"
-                 + (f" live={decision.live_accuracy}" if decision.live_accuracy is not None else ""))
-            if not decision.passed:
-                raise ModelQualityRefused("model-quality gate refused the model: " + "; ".join(decision.reasons))
+def _train(run: _Run) -> tuple[training_job.TrainingLayout, training_job.TrainingResult]:
+    """The training job under the container contract, then the validation predictions for the report's plots."""
+    layout = training_job.TrainingLayout(run.run_dir / "sagemaker", run.run_dir / "model")
+    channels = channels_of(run.curated_root, run.run_id)
+    run.echo(f"  channels: {', '.join(channels)}; hyperparameters: "
+             f"{' '.join(training_job.render_hyperparameters(run.hyperparameters)) or '(defaults)'}")
+    result = training_job.run_training(layout, run.hyperparameters, channels, echo=run.echo)
+    run.summary["metrics"] = result.metrics
+    run.summary["accuracy"] = result.metrics.get(gates.GATE_METRIC)
+    try:
+        predictions_file = run.run_dir / "predictions" / "validation.json"
+        predictions_file.parent.mkdir(exist_ok=True)
+        run.state["predictions"] = evaluate_in_child(layout.code_dir, layout.model_dir, channels[VALIDATION],
+                                                     predictions_file)
+    except RuntimeError as exc:  # the plots are a convenience; the gate reads the training log
+        run.echo(f"  note: {exc}")
+    return layout, result
 
-        with progress.stage("package model.tar.gz"):
-            model_tar = training_job.package_model(layout.model_dir, run_dir / "model.tar.gz")
-            summary["model_tar"] = str(model_tar)
 
-        with progress.stage("local endpoint"):
-            serving_model = training_job.extract_tarball(model_tar, run_dir / "endpoint" / "model")
-            model_spec = endpoint_model_spec(config.endpoint.mode)  # the CreateModel of the state machine
-            serving_code = training_job.resolve_serving_code(serving_model, model_spec, run_dir / "endpoint" / "code")
-            endpoint = start_endpoint(serving_code, serving_model, options.host, options.port,
-                                      log_file=run_dir / "endpoint" / "endpoint.log")
-            summary["endpoint"] = endpoint.url
-            echo(f"  listening on {endpoint.url} (GET /ping, POST /invocations)")
+def _model_quality_gate(run: _Run, result: training_job.TrainingResult) -> None:
+    live = gates.read_live_record(run.output_dir)
+    decision = gates.decide_model_gate(result.metrics, run.min_accuracy, live, run.compare_live)
+    run.summary["model_gate"] = decision.as_dict()
+    run.summary["model_quality_gate"] = "passed" if decision.passed else "REFUSED"
+    run.echo(f"  {gates.GATE_METRIC}={decision.accuracy} threshold={run.min_accuracy}"
+             + (f" live={decision.live_accuracy}" if decision.live_accuracy is not None else ""))
+    if not decision.passed:
+        raise ModelQualityRefused("model-quality gate refused the model: " + "; ".join(decision.reasons))
 
-        with progress.stage("smoke test"):
-            smoke = smoke_test(endpoint.url)
-            summary["smoke_checks"] = smoke.checks
-            summary["smoke_test"] = "passed" if smoke.passed else "FAILED"
-            for check in smoke.checks:
-                echo(f"  {'ok ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail'][:150]}")
-            if not smoke.passed:
-                raise EndpointError("smoke test failed: " + "; ".join(smoke.failures()))
-            gates.write_live_record(output_dir, run_id, float(summary["accuracy"]), model_tar)
-        summary["outcome"] = "succeeded"
-    except RunnerError as exc:
-        summary["outcome"] = f"failed: {exc}"
-        summary["exit_code"] = exc.exit_code
-        if endpoint is not None:
-            endpoint.stop()
-            endpoint = None
-        raise
-    finally:
-        if not summary.get("outcome", "").startswith(("succeeded", "failed")):
-            summary["outcome"] = "failed: unexpected error"
-        if endpoint is not None and not (options.keep_serving and summary["outcome"] == "succeeded"):
-            endpoint.stop()
-            endpoint = None
-            summary["endpoint"] = f"{summary['endpoint']} (stopped after the smoke test; --keep-serving keeps it)"
-        _finish(run_dir, summary, state, curated_root, run_id, progress, echo)
-    return RunResult(run_id, run_dir, summary, endpoint)
+
+def _start_local_endpoint(run: _Run, model_tar: Path) -> None:
+    """Extract model.tar.gz as the serving container does and serve it with the state machine's model spec."""
+    endpoint_dir = run.run_dir / "endpoint"
+    serving_model = training_job.extract_tarball(model_tar, endpoint_dir / "model")
+    model_spec = endpoint_model_spec(run.config.endpoint.mode)  # the CreateModel of the state machine
+    serving_code = training_job.resolve_serving_code(serving_model, model_spec, endpoint_dir / "code")
+    run.endpoint = start_endpoint(serving_code, serving_model, run.options.host, run.options.port,
+                                  log_file=endpoint_dir / "endpoint.log")
+    run.summary["endpoint"] = run.endpoint.url
+    run.echo(f"  listening on {run.endpoint.url} (GET /ping, POST /invocations)")
+
+
+def _smoke_test(run: _Run, model_tar: Path) -> None:
+    """Smoke-test the endpoint; on success the model becomes the live one the next run's gate compares with."""
+    smoke = smoke_test(run.endpoint.url)
+    run.summary["smoke_checks"] = smoke.checks
+    run.summary["smoke_test"] = "passed" if smoke.passed else "FAILED"
+    for check in smoke.checks:
+        run.echo(f"  {'ok ' if check['passed'] else 'FAIL'} {check['name']}: {check['detail'][:150]}")
+    if not smoke.passed:
+        raise EndpointError("smoke test failed: " + "; ".join(smoke.failures()))
+    gates.write_live_record(run.output_dir, run.run_id, float(run.summary["accuracy"]), model_tar)
 
 
 def _finish(run_dir: Path, summary: dict, state: dict, curated_root: Path, run_id: str, progress: Progress,
