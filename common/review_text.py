@@ -1,7 +1,7 @@
 """The one definition of review-text and label normalization (docs/architecture.md, "Cleaned review record").
 
 Who uses it:
-- ``glue_scripts/clean_reviews.py`` builds its Spark column expressions from the *rule data* below
+- ``glue_scripts/review_cleaning`` (``text.py``, ``java_patterns.py``) builds its Spark column expressions from the *rule data* below
   (patterns, translation tables, label spellings) and is tested to give exactly what
   :func:`normalize_text` gives;
 - ``training/train.py`` and ``training/inference.py`` call :func:`normalize_text` directly, so a review
