@@ -12,6 +12,14 @@ Layout of the curated bucket (or of ``--curated_uri`` offline), one set of prefi
     quarantine/<run_id>/                            rejected rows with their reason
     reports/<run_id>/data_quality.json              the data-quality report and gate
     reports/<run_id>/duplicates/                    which review was collapsed into which
+
+A scoring run (the cleaning job with ``--mode score``, then Batch Transform) writes under the same bucket::
+
+    scoring/<run_id>/input/                         cleaned records to score, JSON Lines {"review_id", "text"}
+    scoring/<run_id>/transform/                     Batch Transform output (one prediction line per input line)
+    tables/predictions/run_id=<run_id>/             Parquet predictions behind the catalog table ``predictions``
+    quarantine/<run_id>/, reports/<run_id>/         as for training (data_quality.json, duplicates/)
+    reports/<run_id>/scoring_summary.json           counts and shares per label, score histogram, extremes
 """
 
 from __future__ import annotations
@@ -42,9 +50,16 @@ CURATED_PREFIX = "curated/"
 TABLES_PREFIX = "tables/"
 QUARANTINE_PREFIX = "quarantine/"
 REPORTS_PREFIX = "reports/"
-CURATED_OUTPUT_PREFIXES = (CURATED_PREFIX, TABLES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX)  # what the job writes
+SCORING_PREFIX = "scoring/"
+CURATED_OUTPUT_PREFIXES = (CURATED_PREFIX, TABLES_PREFIX, QUARANTINE_PREFIX, REPORTS_PREFIX,
+                           SCORING_PREFIX)  # what the job writes
 REVIEWS_TABLE = "reviews"
 REVIEWS_TABLE_PREFIX = f"{TABLES_PREFIX}{REVIEWS_TABLE}/"
+PREDICTIONS_TABLE = "predictions"
+PREDICTIONS_TABLE_PREFIX = f"{TABLES_PREFIX}{PREDICTIONS_TABLE}/"
+SCORING_SUMMARY = "scoring_summary.json"
+MODES = ("train", "score")  # the cleaning job's --mode
+TRAIN_MODE, SCORE_MODE = MODES
 DATA_QUALITY_REPORT = "data_quality.json"
 DUPLICATES_FOLDER = "duplicates"
 
@@ -75,6 +90,40 @@ def duplicates_key(run_id: str) -> str:
 def report_key(run_id: str) -> str:
     """``reports/<run_id>/data_quality.json``."""
     return f"{REPORTS_PREFIX}{run_id}/{DATA_QUALITY_REPORT}"
+
+
+def scoring_input_key(run_id: str) -> str:
+    """``scoring/<run_id>/input``: what the cleaning job in score mode writes for Batch Transform."""
+    return f"{SCORING_PREFIX}{run_id}/input"
+
+
+def scoring_transform_key(run_id: str) -> str:
+    """``scoring/<run_id>/transform``: Batch Transform's output for the run."""
+    return f"{SCORING_PREFIX}{run_id}/transform"
+
+
+def predictions_run_key(run_id: str) -> str:
+    """``tables/predictions/run_id=<run_id>``: the run's partition of the predictions table."""
+    return f"{PREDICTIONS_TABLE_PREFIX}run_id={run_id}"
+
+
+def scoring_summary_key(run_id: str) -> str:
+    """``reports/<run_id>/scoring_summary.json``."""
+    return f"{REPORTS_PREFIX}{run_id}/{SCORING_SUMMARY}"
+
+
+def scoring_outputs(curated_root: str, run_id: str) -> dict[str, str]:
+    """Every output location of one scoring run under ``curated_root`` (an s3:// URI or a local folder)."""
+    base = curated_root.rstrip("/")
+    return {
+        "scoring_input": f"{base}/{scoring_input_key(run_id)}",
+        "transform": f"{base}/{scoring_transform_key(run_id)}",
+        "predictions": f"{base}/{predictions_run_key(run_id)}",
+        "quarantine": f"{base}/{quarantine_key(run_id)}",
+        "duplicates": f"{base}/{duplicates_key(run_id)}",
+        "report": f"{base}/{report_key(run_id)}",
+        "summary": f"{base}/{scoring_summary_key(run_id)}",
+    }
 
 
 def run_outputs(curated_root: str, run_id: str) -> dict[str, str]:
