@@ -331,8 +331,9 @@ def write_outputs(df: pl.DataFrame, original: list[str], paths: dict[str, Path],
                     pl.col("_dq_rating").alias("rating"), "split").sort("review_id"))
     for (split,), rows in kept.group_by("split", maintain_order=True):
         write_json_lines(rows, paths["curated"] / split / "part-00000.json.gz")
-    paths["table"].mkdir(parents=True, exist_ok=True)
-    kept.write_parquet(paths["table"], partition_by="split")
+        partition = paths["table"] / f"split={split}"  # hive layout, the key in the path only (as Spark writes)
+        partition.mkdir(parents=True, exist_ok=True)
+        rows.drop("split").write_parquet(partition / "part-00000.parquet")
     quarantine = df.filter(pl.col("_dq_status") == "quarantined").select(
         *original, reject_reason="_dq_reason", reject_detail="_dq_detail", run_id=pl.lit(run_id))
     write_json_lines(quarantine, paths["quarantine"] / "part-00000.json.gz")
