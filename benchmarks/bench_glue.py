@@ -260,7 +260,7 @@ def print_breakdown(label: str, result: dict | None) -> None:
           f"{b['session_start_seconds']} s), in jobs {b['in_jobs_seconds']} s, driver between jobs "
           f"{b['between_jobs_seconds']} s, after the last job {b['after_last_job_seconds']} s")
     python = b["python_pass"]
-    print(f"  the Python pass (PythonMapInArrow stages): {python['seconds']} s, {python['stages']} stage(s), "
+    print(f"  the Python pass (stages feeding Python workers): {python['seconds']} s, {python['stages']} stage(s), "
           f"{python['tasks']} tasks")
     for site, figures in b["by_call_site"].items():
         print(f"    {site:<52} {figures['jobs']:>3} jobs {figures['stages']:>3} stages {figures['tasks']:>4} tasks "

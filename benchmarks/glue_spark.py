@@ -8,7 +8,7 @@ first run is the stage cold in-process, the later ones are warm.
 
 Every Spark process writes Spark's event log (``spark.eventLog.enabled``, through ``PYSPARK_SUBMIT_ARGS``: the job's
 session is not touched), from which :func:`breakdown` tells the Spark jobs of a run by call site, their stages and
-tasks, the Python pass (the stage that runs ``PythonMapInArrow``), and the driver time between jobs. A
+tasks, the Python pass (the stages that fed Python workers), and the driver time between jobs. A
 ``peak_memory.TreeSampler`` gives the peak RSS of the whole process tree (driver, JVM, Python workers) and the CPU
 seconds of each.
 """
@@ -28,7 +28,9 @@ from peak_memory import TreeSampler, cpu_between
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "glue_scripts" / "clean_reviews.py"
-PYTHON_PASS_SCOPE = "PythonMapInArrow"
+# The SQL metric of Python (Arrow) operators: a stage that updated it ran the Python pass. A stage that reads the
+# cached result lists PythonMapInArrow in its RDD lineage too, so the operator's name alone would over-count.
+PYTHON_PASS_METRIC = "data sent to Python workers"
 
 
 def spark_env(event_dir: Path) -> dict[str, str]:
@@ -128,10 +130,11 @@ def _completed_stages(events: list[dict]) -> dict[int, dict]:
     for event in events:
         if event["Event"] == "SparkListenerStageCompleted":
             info = event["Stage Info"]
-            scopes = " ".join(str(rdd.get("Scope", "")) for rdd in info.get("RDD Info", []))
+            python = any(a.get("Name") == PYTHON_PASS_METRIC and str(a.get("Value", "0")) not in ("0", "")
+                         for a in info.get("Accumulables", []))
             stages[info["Stage ID"]] = {"tasks": info["Number of Tasks"],
                                         "seconds": (info["Completion Time"] - info["Submission Time"]) / 1000,
-                                        "python_pass": PYTHON_PASS_SCOPE in scopes}
+                                        "python_pass": python}
     return stages
 
 

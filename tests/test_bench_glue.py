@@ -189,18 +189,18 @@ def _job(job_id: int, submitted: int, ended: int, stage_ids: list[int], site: st
             {"Event": "SparkListenerJobEnd", "Job ID": job_id, "Completion Time": ended}]
 
 
-def _stage(stage_id: int, submitted: int, ended: int, tasks: int, scope: str = "Exchange") -> dict:
+def _stage(stage_id: int, submitted: int, ended: int, tasks: int, python_bytes: int = 0) -> dict:
     return {"Event": "SparkListenerStageCompleted", "Stage Info": {
         "Stage ID": stage_id, "Number of Tasks": tasks, "Submission Time": submitted, "Completion Time": ended,
-        "RDD Info": [{"Scope": json.dumps({"id": "1", "name": scope})}]}}
+        "Accumulables": [{"ID": 7, "Name": "data sent to Python workers", "Value": str(python_bytes)}]}}
 
 
 def test_breakdown_counts_jobs_stages_tasks_and_the_python_pass():
     events = [{"Event": "SparkListenerApplicationStart", "Timestamp": 1_500},
               *_job(0, 2_000, 5_000, [0], "first at /x/review_cleaning/classification.py:60"),
-              _stage(0, 2_000, 5_000, 4, "PythonMapInArrow"),
+              _stage(0, 2_000, 5_000, 4, python_bytes=8_579_136),
               *_job(1, 6_000, 7_000, [0, 1], None),  # reuses stage 0 (skipped), runs stage 1
-              _stage(1, 6_000, 7_000, 2),
+              _stage(1, 6_000, 7_000, 2),  # reads the cached Python output: not the Python pass
               *_job(2, 99_000, 99_500, [2], "outside the run")]
 
     result = glue_spark.breakdown(events, 1_000, 8_000)
