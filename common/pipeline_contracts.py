@@ -172,4 +172,15 @@ DATA_QUALITY_DEFAULTS = MappingProxyType({
     "max_text_chars": 50000,
     "validation_share": 0.1,
     "seed": 42,
+    # Labels and ratings: positive is rating >= 7, negative rating <= 4 (the IMDb dataset's definition; set 4 and 2
+    # for a 5-star scale). A label that contradicts the rating is quarantined (label_rating_conflict).
+    "positive_min_rating": 7,
+    "negative_max_rating": 4,
+    "label_from_rating": True,  # a missing or unknown label is derived from the rating when it decides
+    "repair_label_spelling": True,  # "Positive.", "p", "postive" are read as the label they spell
+    # Language: reviews confidently identified as another language are quarantined (foreign_language);
+    # "" turns the rule off. Texts under language_min_chars are not judged.
+    "language": "en",
+    "language_min_confidence": 0.9,
+    "language_min_chars": 40,
 })

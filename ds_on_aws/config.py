@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,25 +81,29 @@ class GlueConfig:
     max_retries: int = 0
 
 
-@dataclass(frozen=True)
-class DataQualityConfig:
-    """Thresholds of the data-quality gate (passed to the Glue job as arguments); defaults from pipeline_contracts."""
+def _job_argument(value: Any) -> str:
+    """A value as the Glue job receives it: a string (booleans as ``true``/``false``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
-    min_rows: int = DATA_QUALITY_DEFAULTS["min_rows"]
-    max_quarantine_share: float = DATA_QUALITY_DEFAULTS["max_quarantine_share"]
-    min_class_share: float = DATA_QUALITY_DEFAULTS["min_class_share"]
-    max_duplicate_share: float = DATA_QUALITY_DEFAULTS["max_duplicate_share"]
-    min_text_chars: int = DATA_QUALITY_DEFAULTS["min_text_chars"]
-    max_text_chars: int = DATA_QUALITY_DEFAULTS["max_text_chars"]
-    validation_share: float = DATA_QUALITY_DEFAULTS["validation_share"]
-    seed: int = DATA_QUALITY_DEFAULTS["seed"]
 
-    def as_job_arguments(self) -> dict[str, str]:
-        """The thresholds as Glue job arguments (``--min_rows`` ...): strings, as Glue passes them.
+def _data_quality_as_job_arguments(self) -> dict[str, str]:
+    """The settings as Glue job arguments (``--min_rows`` ...): strings, as Glue passes them.
 
-        Underscores, not dashes: ``awsglue.utils.getResolvedOptions`` looks options up by these exact names.
-        """
-        return {f"--{f.name}": str(getattr(self, f.name)) for f in fields(self)}
+    Underscores, not dashes: ``awsglue.utils.getResolvedOptions`` looks options up by these exact names.
+    """
+    return {f"--{f.name}": _job_argument(getattr(self, f.name)) for f in fields(self)}
+
+
+# The data-quality gate's thresholds and the cleaning rules' switches (passed to the Glue job as arguments): one
+# field per entry of pipeline_contracts.DATA_QUALITY_DEFAULTS, with its type and default, so the two cannot drift.
+DataQualityConfig = make_dataclass(
+    "DataQualityConfig",
+    [(name, type(value), field(default=value)) for name, value in DATA_QUALITY_DEFAULTS.items()],
+    frozen=True,
+    namespace={"as_job_arguments": _data_quality_as_job_arguments,
+               "__doc__": "Data-quality thresholds and cleaning rules; defaults from pipeline_contracts."},
+)
+DataQualityConfig.__module__ = __name__
 
 
 @dataclass(frozen=True)

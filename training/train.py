@@ -33,6 +33,7 @@ from pathlib import Path
 import joblib
 import linear_scorer  # the serving fast path; model.joblib stays the reference artifact and the fallback
 import numpy as np
+import review_text  # its REQUIRED_PACKAGES are vendored beside this script
 import scipy
 import sentiment_model
 import sklearn
@@ -260,7 +261,8 @@ def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list
 
     SageMaker tars the model folder into ``model.tar.gz`` and extracts it to ``/opt/ml/model`` when the endpoint
     starts, so the serving stack finds ``inference.py`` and its imports (``SAGEMAKER_SUBMIT_DIRECTORY =
-    /opt/ml/model/code``) without network.
+    /opt/ml/model/code``) without network. The libraries review_text needs (``review_text.REQUIRED_PACKAGES``),
+    vendored beside this script in ``sourcedir.tar.gz``, are copied with them when they are there.
     """
     source = Path(code_dir or Path(__file__).resolve().parent)
     modules = sorted(p for p in source.glob("*.py") if p.name != Path(__file__).name and p.name != "setup.py")
@@ -270,7 +272,11 @@ def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list
     target.mkdir(parents=True, exist_ok=True)
     for module in modules:
         shutil.copyfile(module, target / module.name)
-    return [p.name for p in modules]
+    packages = [source / name for name in review_text.REQUIRED_PACKAGES if (source / name / "__init__.py").is_file()]
+    for package in packages:
+        shutil.copytree(package, target / package.name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return [p.name for p in modules] + [f"{p.name}/" for p in packages]
 
 
 def report_failure(message: str) -> None:

@@ -157,13 +157,15 @@ def test_the_model_carries_its_inference_code(finished_job):
     # model.tar.gz is the model folder: its code/ is what an isolated endpoint runs (/opt/ml/model/code).
     root, _ = finished_job
     code = root / "model" / "code"
-    bundled = sorted(p.name for p in code.iterdir())
+    bundled = sorted(p.name for p in code.iterdir() if p.is_file())
     assert {"inference.py", "review_text.py", "sentiment_model.py"} <= set(bundled)
     assert "train.py" not in bundled
-    for name in bundled:  # byte-identical to the job's own code folder
+    files = sorted(p.relative_to(code) for p in code.rglob("*") if p.is_file())
+    for name in files:  # byte-identical to the job's own code folder, the vendored libraries included
         assert (code / name).read_bytes() == (root / "code" / name).read_bytes()
+    assert {"ftfy", "wcwidth"} <= {p.name for p in code.iterdir() if p.is_dir()}  # review_text's libraries
     report = json.loads((root / "model" / "metrics.json").read_text())
-    assert report["inference_code"] == bundled
+    assert report["inference_code"] == bundled + ["ftfy/", "wcwidth/"]
 
 
 def test_bundling_refuses_a_code_folder_without_inference_py(tmp_path):
