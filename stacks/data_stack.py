@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
-from stacks.constructs.catalog import PredictionsTable, ReviewsCatalog, database_name_for
+from stacks.constructs.catalog import ReviewsCatalog, database_name_for
 from stacks.constructs.storage import AccessLogsBucket, DataBucket, removal_policy
 
 
@@ -71,7 +71,6 @@ class DataStack(Stack):
         )
         self.glue_database_name: str = self.catalog.database_name
         self.reviews_table_name: str = self.catalog.table_name
-        self.predictions = PredictionsTable(self, "PredictionsCatalog", database=self.catalog, curated_bucket=self.curated_bucket)
         self._outputs()
 
     def send_raw_events_to_eventbridge(self) -> None:

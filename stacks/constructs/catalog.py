@@ -102,7 +102,7 @@ class PredictionsTable(Construct):
         SELECT label, count(*) FROM predictions WHERE run_id = '<run id>' GROUP BY label
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, database: ReviewsCatalog, curated_bucket: s3.IBucket) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, database_name: str, curated_bucket: s3.IBucket) -> None:
         super().__init__(scope, construct_id)
         account = Stack.of(self).account
         self.table_name = PREDICTIONS_TABLE
@@ -113,7 +113,7 @@ class PredictionsTable(Construct):
             self,
             "PredictionsTable",
             catalog_id=account,
-            database_name=database.database_name,
+            database_name=database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=PREDICTIONS_TABLE,
                 description="Predictions of every scoring run (one row per review id), written by the scoring state "
@@ -141,4 +141,3 @@ class PredictionsTable(Construct):
                 ),
             ),
         )
-        self.table.node.add_dependency(database.database)

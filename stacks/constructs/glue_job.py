@@ -89,7 +89,6 @@ class CleaningJob(Construct):
         raw_prefix: str,
         curated_bucket: s3.IBucket,
         project_name: str,
-        scoring_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         # The script, the shared modules and the package zip as file assets, referenced with Code.from_bucket: the
@@ -100,9 +99,7 @@ class CleaningJob(Construct):
         self.contracts_module = s3_assets.Asset(self, "ContractsModule", path=str(SHARED_MODULES[1]))
         self.package = s3_assets.Asset(self, "Package", path=str(build_glue_package(GLUE_PACKAGE_BUILD_DIR)))
         self.python_files = (self.shared_module, self.contracts_module, self.package)
-        # Scoring runs (--mode score) read the feedback under the scoring prefix, beside the raw prefix.
-        self.read_prefixes = (raw_prefix, *([scoring_prefix] if scoring_prefix else []))
-        self.role = self._role(key, raw_bucket, self.read_prefixes, curated_bucket)
+        self.role = self._role(key, raw_bucket, raw_prefix, curated_bucket)
         self.security_configuration = glue.SecurityConfiguration(
             self,
             "SecurityConfiguration",
@@ -133,19 +130,18 @@ class CleaningJob(Construct):
         self.job_name: str = self.job.job_name
         self.job_arn: str = self.job.job_arn
 
-    def _role(self, key: kms.IKey, raw: s3.IBucket, read_prefixes: tuple[str, ...], curated: s3.IBucket) -> iam.Role:
-        """Read the raw (and scoring) prefix, write the curated output prefixes, use the key, write logs and metrics."""
+    def _role(self, key: kms.IKey, raw: s3.IBucket, raw_prefix: str, curated: s3.IBucket) -> iam.Role:
+        """Read the raw prefix, write the curated output prefixes, use the key, write Glue logs and metrics."""
         role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description="Glue cleaning job of the review-sentiment pipeline",
         )
-        allow(role, _read_raw_statements(raw, read_prefixes), {
-            objects_finding(raw, f"{prefix}*"): (
-                f"Uploads are read from the {kind} prefix {prefix}, whatever their file names"
+        allow(role, _read_raw_statements(raw, raw_prefix), {
+            objects_finding(raw, f"{raw_prefix}*"): (
+                f"Uploads are read from the raw prefix {raw_prefix}, whatever their file names"
             )
-            for prefix, kind in zip(read_prefixes, ("raw", "scoring"), strict=False)
         })
         outputs = [f"{prefix}*" for prefix in CURATED_OUTPUT_PREFIXES]
         allow(role, _write_curated_statements(curated, outputs), run_time_prefix_findings(curated, outputs))
@@ -183,16 +179,14 @@ class CleaningJob(Construct):
         return role
 
 
-def _read_raw_statements(raw: s3.IBucket, prefixes: tuple[str, ...]) -> list[iam.PolicyStatement]:
+def _read_raw_statements(raw: s3.IBucket, raw_prefix: str) -> list[iam.PolicyStatement]:
     return [
-        iam.PolicyStatement(
-            sid="ReadRaw", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{p}*") for p in prefixes]
-        ),
+        iam.PolicyStatement(sid="ReadRaw", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{raw_prefix}*")]),
         iam.PolicyStatement(
             sid="ListRaw",
             actions=["s3:ListBucket"],
             resources=[raw.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+            conditions={"StringLike": {"s3:prefix": [f"{raw_prefix}*"]}},
         ),
     ]
 

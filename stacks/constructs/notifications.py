@@ -101,7 +101,7 @@ class Notifications(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
     def notify_uncatchable_ends(
-        self, state_machine: sfn.IStateMachine, construct_id: str = "UncatchableEnds"
+        self, state_machine: sfn.IStateMachine, construct_id: str = "UncatchableEnds", scope: Construct | None = None
     ) -> events.Rule:
         """Publish on the topic when an execution TIMES OUT or is ABORTED.
 
@@ -114,9 +114,10 @@ class Notifications(Construct):
         for every rule in every account. The target gets an immutable view of the role: CDK's own grant would add
         ``kms:GenerateDataKey*``.
         """
-        stack = Stack.of(self)
+        scope = scope or self  # another stack's state machine: its rule lives in that stack
+        stack = Stack.of(scope)
         role = iam.Role(
-            self,
+            scope,
             f"{construct_id}Role",
             description="EventBridge: publish the timed-out/aborted execution notice on the pipeline topic",
             assumed_by=iam.ServicePrincipal(
@@ -130,7 +131,7 @@ class Notifications(Construct):
             )
         )
         rule = events.Rule(
-            self,
+            scope,
             construct_id,
             description="Notify when a pipeline execution times out or is aborted (no Catch sees those)",
             event_pattern=events.EventPattern(

@@ -4,8 +4,9 @@ The definition is built by ``stacks.scoring.definition.scoring_definition`` from
 docs/scoring.md for the graph and every path). This construct owns what runs it: the publish job (a Glue Python
 shell job running ``common/predictions_table.py``), the failure path, the state machine, its role (written
 explicitly, with its cdk-nag acknowledgments) and log group, and what the model role needs to read and write a
-scoring run's data. It reuses the training pipeline's cleaning job (``--mode score``), notification topic and model
-role: a scoring run creates no model, endpoint or endpoint config; its transform job is tagged with the stack tag.
+scoring run's data (policies of the scoring stack attached to the training pipeline's roles). It reuses the training
+pipeline's cleaning job (``--mode score``), notification topic and model role: a scoring run creates no model,
+endpoint or endpoint config; its transform job is tagged with the stack tag.
 
 Why a Glue Python shell job for the table and summary: it needs no Docker bundling (a Lambda with pyarrow would),
 costs 1/16 DPU, and runs the very module the offline ``ds-on-aws score`` runs; Athena CTAS would need a staging
@@ -33,6 +34,7 @@ from stacks.constructs.policies import (
     local_finding,
     log_group_arn,
     no_resource_type_finding,
+    objects_finding,
     run_time_prefix_findings,
     service_log_group_finding,
     use_data_key_statement,
@@ -59,7 +61,7 @@ class ScoringStateMachine(Construct):
         raw_bucket: s3.IBucket,
         curated_bucket: s3.IBucket,
         cleaning: CleaningJob,
-        model_role: iam.Role,
+        model_role: iam.IRole,
         database_name: str,
         name_prefix: str,
         endpoint_arn: str,
@@ -69,7 +71,7 @@ class ScoringStateMachine(Construct):
         self.config, self.key, self.curated = config, key, curated_bucket
         self.prefix = name_prefix.lower()
         self.endpoint_arn = endpoint_arn
-        self.publish_job = self._publish_job(cleaning)
+        self.publish_job = self._publish_job()
         self.failures = FailureHandler(self, "Failures", notifications=notifications)
         definition = scoring_definition(
             self,
@@ -94,13 +96,14 @@ class ScoringStateMachine(Construct):
         self._state_machine(definition)
         self._grant(cleaning, notifications)
         self._grant_model_role(model_role)
+        self._grant_cleaning_read(cleaning, raw_bucket)
 
     def _sm_arn(self, resource: str, name: str) -> str:
         return Stack.of(self).format_arn(service="sagemaker", resource=resource, resource_name=name)
 
     # --- the publish job ----------------------------------------------------------------------------------------
 
-    def _publish_job(self, cleaning: CleaningJob) -> glue.PythonShellJob:
+    def _publish_job(self) -> glue.PythonShellJob:
         """Glue Python shell (3.9, analytics library set: pyarrow, boto3) running ``predictions_table.py``."""
         script = s3_assets.Asset(self, "PublishScript", path=str(PUBLISH_SCRIPT))
         contracts = s3_assets.Asset(self, "PublishContracts", path=str(CONTRACTS_MODULE))
@@ -119,7 +122,13 @@ class ScoringStateMachine(Construct):
             timeout=Duration.minutes(self.config.glue.timeout_minutes),
             max_retries=0,
             max_concurrent_runs=3,
-            security_configuration=cleaning.security_configuration,
+            security_configuration=glue.SecurityConfiguration(
+                self,
+                "PublishSecurityConfiguration",
+                cloud_watch_encryption=glue.CloudWatchEncryption.kms(self.key),
+                job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(self.key),
+                s3_encryption=glue.S3Encryption.kms(self.key),
+            ),
             default_arguments={
                 "--curated_uri": f"s3://{self.curated.bucket_name}/",
                 "--kms_key_arn": self.key.key_arn,
@@ -240,34 +249,44 @@ class ScoringStateMachine(Construct):
         }.items():
             acknowledge(self.policy, rule_id, reason)
 
-    def _grant_model_role(self, model_role: iam.Role) -> None:
-        """Batch Transform runs as the model's role: read the run's input, write its output, encrypt, log."""
+    def _grant_model_role(self, model_role: iam.IRole) -> None:
+        """Batch Transform runs as the model's role: read the run's input, write its output, encrypt, log.
+
+        A policy of this stack attached to the training pipeline's model role, so the grants live and go with scoring.
+        """
         input_objects = f"{SCORING_PREFIX}*/input/*"
         output_objects = f"{SCORING_PREFIX}*/transform/*"
-        allow(
-            model_role,
-            [
-                iam.PolicyStatement(sid="ReadScoringInput", actions=["s3:GetObject"],
-                                    resources=[self.curated.arn_for_objects(input_objects)]),
-                iam.PolicyStatement(sid="ListScoringInput", actions=["s3:ListBucket"],
-                                    resources=[self.curated.bucket_arn],
-                                    conditions={"StringLike": {"s3:prefix": [f"{SCORING_PREFIX}*"]}}),
-                iam.PolicyStatement(sid="WriteTransformOutput", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                    resources=[self.curated.arn_for_objects(output_objects)]),
-                iam.PolicyStatement(sid="EncryptTransformOutput", actions=["kms:Encrypt", "kms:GenerateDataKey"],
-                                    resources=[self.key.key_arn]),
-                iam.PolicyStatement(
-                    sid="TransformJobLogs",
-                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                             "logs:DescribeLogStreams"],
-                    resources=[log_group_arn(self, "/aws/sagemaker/TransformJobs:*")],
-                ),
-            ],
-            {
-                **run_time_prefix_findings(self.curated, [input_objects, output_objects]),
-                **service_log_group_finding("/aws/sagemaker/TransformJobs:*", "SageMaker Batch Transform"),
-            },
-        )
+        policy = iam.Policy(self, "ModelRolePolicy", roles=[model_role], statements=[
+            iam.PolicyStatement(sid="ReadScoringInput", actions=["s3:GetObject"],
+                                resources=[self.curated.arn_for_objects(input_objects)]),
+            iam.PolicyStatement(sid="ListScoringInput", actions=["s3:ListBucket"], resources=[self.curated.bucket_arn],
+                                conditions={"StringLike": {"s3:prefix": [f"{SCORING_PREFIX}*"]}}),
+            iam.PolicyStatement(sid="WriteTransformOutput", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                                resources=[self.curated.arn_for_objects(output_objects)]),
+            iam.PolicyStatement(sid="EncryptTransformOutput", actions=["kms:Encrypt", "kms:GenerateDataKey"],
+                                resources=[self.key.key_arn]),
+            iam.PolicyStatement(
+                sid="TransformJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_group_arn(self, "/aws/sagemaker/TransformJobs:*")],
+            ),
+        ])
+        for rule_id, reason in {
+            **run_time_prefix_findings(self.curated, [input_objects, output_objects]),
+            **service_log_group_finding("/aws/sagemaker/TransformJobs:*", "SageMaker Batch Transform"),
+        }.items():
+            acknowledge(policy, rule_id, reason)
+
+    def _grant_cleaning_read(self, cleaning: CleaningJob, raw: s3.IBucket) -> None:
+        """The cleaning job in score mode reads the feedback under the scoring prefix (a policy of this stack)."""
+        prefix = self.config.scoring.input_prefix
+        policy = iam.Policy(self, "CleaningReadsFeedback", roles=[cleaning.role], statements=[
+            iam.PolicyStatement(sid="ReadFeedback", actions=["s3:GetObject"], resources=[raw.arn_for_objects(f"{prefix}*")]),
+            iam.PolicyStatement(sid="ListFeedback", actions=["s3:ListBucket"], resources=[raw.bucket_arn],
+                                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}),
+        ])
+        acknowledge(policy, objects_finding(raw, f"{prefix}*"),
+                    f"Feedback to score is read from the scoring prefix {prefix}, whatever its file names")
 
 
 def _log_and_trace_statements() -> list[iam.PolicyStatement]:

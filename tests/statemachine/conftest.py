@@ -86,22 +86,11 @@ def synthesized_state_machines(synthesized_templates) -> list[SynthesizedStateMa
 @pytest.fixture(scope="session")
 def pipeline_definition(synthesized_state_machines) -> dict:
     """The pipeline's state machine definition, as synthesized and resolved."""
-    return _one_machine(synthesized_state_machines, "Pipeline").definition
-
-
-def _one_machine(machines, construct: str) -> SynthesizedStateMachine:
-    """The state machine of ``construct`` (``Pipeline``: training; ``Scoring``: scoring) in the pipeline stack."""
-    found = [m for m in machines if m.stack_id == PIPELINE_STACK_ID and m.logical_id.startswith(f"{construct}StateMachine")]
-    assert len(found) == 1, (
-        f"expected one {construct} state machine in {PIPELINE_STACK_ID}, found {[m.logical_id for m in machines]}"
+    pipeline = [m for m in synthesized_state_machines if m.stack_id == PIPELINE_STACK_ID]
+    assert len(pipeline) == 1, (
+        f"expected one state machine in {PIPELINE_STACK_ID}, found {[m.logical_id for m in pipeline]}"
     )
-    return found[0]
-
-
-@pytest.fixture(scope="session")
-def scoring_definition(synthesized_state_machines) -> dict:
-    """The scoring state machine's definition, as synthesized and resolved."""
-    return _one_machine(synthesized_state_machines, "Scoring").definition
+    return pipeline[0].definition
 
 
 @pytest.fixture(scope="session")
@@ -122,4 +111,17 @@ def instance_mode_definition(cdk_context_for_statemachine, tmp_path_factory) -> 
     context = copy.deepcopy(cdk_context_for_statemachine)
     context["ds-on-aws"]["endpoint"]["mode"] = "instance"
     templates = _synthesize(context, tmp_path_factory.mktemp("statemachine-instance-cdk.out"))
-    return _one_machine(state_machines_of(templates), "Pipeline").definition
+    machines = [m for m in state_machines_of(templates) if m.stack_id == PIPELINE_STACK_ID]
+    assert len(machines) == 1, [m.logical_id for m in machines]
+    return machines[0].definition
+
+
+SCORING_STACK_ID = "DsOnAws-Scoring"
+
+
+@pytest.fixture(scope="session")
+def scoring_definition(synthesized_state_machines) -> dict:
+    """The scoring state machine's definition (its own stack), as synthesized and resolved."""
+    scoring = [m for m in synthesized_state_machines if m.stack_id == SCORING_STACK_ID]
+    assert len(scoring) == 1, f"expected one state machine in {SCORING_STACK_ID}, found {[m.logical_id for m in scoring]}"
+    return scoring[0].definition

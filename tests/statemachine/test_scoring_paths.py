@@ -71,7 +71,7 @@ def test_default_run_scores_everything_under_the_prefix_with_the_live_model(resu
     assert p["TransformOutput"]["KmsKeyId"] and p["TransformOutput"]["KmsKeyId"] == p["TransformResources"]["VolumeKmsKeyId"]
     assert p["DataProcessing"] == {"InputFilter": "$.text", "JoinSource": "Input",
                                    "OutputFilter": "$['review_id','text','SageMakerOutput']"}
-    assert {"Key": "ds-on-aws:stack", "Value": "DsOnAws-Pipeline"} in p["Tags"]
+    assert {"Key": "ds-on-aws:stack", "Value": "DsOnAws-Scoring"} in p["Tags"]
     publish = result.calls_to("glue:startJobRun")[1].parameters
     assert publish["JobName"].endswith("-publish-predictions")
     assert publish["Arguments"] == {"--run_id": "score-live-model", "--model_name": paths.LIVE_MODEL}
