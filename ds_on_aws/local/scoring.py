@@ -153,6 +153,9 @@ def transform_batch(chain: HandlerChain, batch: list[dict]) -> list[str]:
         text, status = response.get_data(as_text=True), response.status_code
     if isinstance(text, bytes):
         text = text.decode("utf-8")
+    if status == 415:
+        raise UsageError(f"the model's inference code cannot serve multi-record requests ({text[:200]}): it predates "
+                         "bulk scoring; train the model again with this version (`ds-on-aws run`)")
     if status != 200:
         raise RunnerError(f"the model refused a mini-batch of {len(batch)} records (HTTP {status}): {text[:300]}")
     answers = text.split("\n")
