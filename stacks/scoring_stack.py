@@ -14,6 +14,7 @@ from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
 from stacks.constructs.catalog import PredictionsTable
+from stacks.constructs.cleanup import TeardownSageMakerResources
 from stacks.constructs.scoring import ScoringStateMachine
 from stacks.data_stack import DataStack
 from stacks.pipeline_stack import TRIGGER_SUFFIXES, PipelineStack
@@ -51,6 +52,16 @@ class ScoringStack(Stack):
         self.uncatchable_ends = pipeline.notifications.notify_uncatchable_ends(
             self.state_machine, "ScoringUncatchableEnds", scope=self
         )
+        # On stack deletion: stop the scoring runs' transform jobs still running (the state machine goes first).
+        self.teardown = TeardownSageMakerResources(
+            self,
+            "TeardownScoring",
+            stack_tag=self.stack_name,
+            name_prefix=pipeline.pipeline.prefix,
+            encryption_key=data.key,
+            stop_transform_jobs=True,
+        )
+        self.teardown.runs_after_deletion_of(self.state_machine)
         self.trigger = self._trigger(data) if config.scoring.trigger_on_upload else None
         self._outputs(data)
 
