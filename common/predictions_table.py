@@ -104,7 +104,7 @@ class Store:
         gz = relative.endswith(".gz")
         if self.is_s3:
             body = self.s3.get_object(Bucket=self.bucket, Key=self._key(relative))["Body"]
-            yield from _decoded(gzip.GzipFile(fileobj=body) if gz else body.iter_lines(keepends=True))
+            yield from _decoded(gzip.GzipFile(fileobj=body) if gz else body.iter_lines())
         else:
             with (gzip.open if gz else open)(Path(self.root) / relative, "rb") as handle:
                 yield from _decoded(handle)

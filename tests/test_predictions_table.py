@@ -83,3 +83,28 @@ def test_job_arguments_tolerate_glue_keys_and_name_missing_ones():
     assert args["run_id"] == "r" and args["job_bookmark_option"] == "job-bookmark-disable"
     with pytest.raises(SystemExit, match="--model_name"):
         pt.job_arguments(["--run_id", "r", "--curated_uri", "s3://b/"])
+
+
+def test_the_cloud_path_reads_and_writes_s3_with_the_data_key(curated, monkeypatch):
+    """The publish job's own path: the same run in an S3 bucket (moto), uploads SSE-KMS with the given key."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="curated")
+        key_arn = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+        for path in curated.rglob("*"):
+            if path.is_file():
+                s3.upload_file(str(path), "curated", str(path.relative_to(curated)))
+        summary = pt.publish("s3://curated/", RUN, "m", kms_key_arn=key_arn, now=NOW)
+        assert summary["predictions"] == f"s3://curated/{predictions_run_key(RUN)}/"
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="curated", Prefix="tables/")["Contents"])
+        assert keys == [f"{predictions_run_key(RUN)}/part-0000{i}.parquet" for i in (0, 1)]
+        head = s3.head_object(Bucket="curated", Key=scoring_summary_key(RUN))
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith(key_arn.rsplit("/", 1)[1])
+        body = json.loads(s3.get_object(Bucket="curated", Key=scoring_summary_key(RUN))["Body"].read())
+        assert body["counts"] == {"reviews": 7, "scored": 6, "errors": 1, "duplicates": 2}
