@@ -142,3 +142,83 @@ def test_score_command_end_to_end_on_a_small_file(tmp_path, model_dir, capsys):
     assert table["duplicate_of"].notna().any()  # the repeated reviews got the prediction of the kept one
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "Most negative reviews" in page
+
+
+# --- the whole command with a stand-in for the cleaning job ----------------------------------------------------------
+# The stand-in follows the score-mode contract of docs/architecture.md exactly (what the job writes, its report, its
+# refusal), so the runner's machinery around it is tested on its own; the Spark test above runs the real job.
+
+
+def contract_cleaning(refuse: bool = False):
+    def run_cleaning(spark, options):
+        import gzip
+
+        from pipeline_contracts import duplicates_key, report_key
+
+        from ds_on_aws.local.errors import DataQualityRefused
+
+        assert options["mode"] == "score" and options["min_rows"] == "1"
+        curated, run_id = scoring.Path(options["curated_uri"]), options["run_id"]
+        frame = pd.read_csv(options["input_uri"])
+        kept = frame.drop_duplicates("text")
+        write_input = curated / scoring_input_key(run_id)
+        write_input.mkdir(parents=True)
+        (write_input / "part-00000.json").write_text(
+            "".join(json.dumps({"review_id": r.id, "text": r.text}) + "\n" for r in kept.itertuples()), encoding="utf-8")
+        dups = curated / duplicates_key(run_id)
+        dups.mkdir(parents=True)
+        with gzip.open(dups / "part-00000.json.gz", "wt", encoding="utf-8") as handle:
+            for r in frame[frame.duplicated("text")].itertuples():
+                kept_id = kept[kept["text"] == r.text]["id"].iloc[0]
+                handle.write(json.dumps({"review_id": r.id, "kept_review_id": kept_id}) + "\n")
+        report = {"mode": "score", "passed": not refuse, "counts": {"read": len(frame), "kept": len(kept)},
+                  "checks": [{"name": "min_rows", "threshold": 1, "value": len(kept), "passed": not refuse}]}
+        (curated / report_key(run_id)).parent.mkdir(parents=True, exist_ok=True)
+        (curated / report_key(run_id)).write_text(json.dumps(report), encoding="utf-8")
+        if refuse:
+            refused = DataQualityRefused("Data quality gate refused run: min_rows")
+            refused.report = report
+            raise refused
+        return report
+
+    return run_cleaning
+
+
+@pytest.fixture
+def feedback(tmp_path, monkeypatch):
+    monkeypatch.setattr(scoring.cleaning, "check_java", lambda: "java 17 (stand-in)")
+    monkeypatch.setattr(scoring.cleaning, "local_spark", lambda: None)
+    path = tmp_path / "feedback.csv"
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["Loved it, brilliant.", "Awful and dull.", "Awful and dull.",
+                                                       "A touching, superb film."]}).to_csv(path, index=False)
+    return path
+
+
+def test_score_command_writes_table_summary_and_report(tmp_path, model_dir, feedback, monkeypatch, capsys):
+    monkeypatch.setattr(scoring.cleaning, "run_cleaning", contract_cleaning())
+    code = main(["score", "--input", str(feedback), "--model", str(model_dir), "--output-dir", str(tmp_path / "runs"),
+                 "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    table = pd.read_parquet(run_dir / "curated" / predictions_run_key(run_dir.name))
+    assert sorted(table["review_id"]) == ["a", "b", "c", "d"]
+    assert table.set_index("review_id").loc["c", "duplicate_of"] == "b"
+    summary = json.loads((run_dir / "scoring_summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"] == {"reviews": 4, "scored": 4, "errors": 0, "duplicates": 1}
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert run["outcome"] == "succeeded" and run["reviews_per_second"] > 0
+    assert list(run["durations"]) == list(scoring.STAGES)
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 2 and "Most negative reviews" in page and "Awful and dull." in page
+    assert "predictions:" in capsys.readouterr().out
+
+
+def test_a_refusal_exits_3_and_still_writes_the_report(tmp_path, model_dir, feedback, monkeypatch, capsys):
+    monkeypatch.setattr(scoring.cleaning, "run_cleaning", contract_cleaning(refuse=True))
+    code = main(["score", "--input", str(feedback), "--model", str(model_dir), "--output-dir", str(tmp_path / "runs")])
+    assert code == 3 and "Data quality gate refused" in capsys.readouterr().err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "curated" / scoring_transform_key(run_dir.name)).exists()  # nothing was scored
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "FAIL" in page and "nothing was scored" in page
+    assert json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["exit_code"] == 3
