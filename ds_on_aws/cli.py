@@ -1,4 +1,5 @@
-"""``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``).
+"""``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``),
+bulk scoring of feedback (``score``).
 
 Exit codes (stable, for scripts and CI; ``pipeline_contracts``): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
 refused, 4 model-quality gate refused, 5 endpoint or smoke test failed.
@@ -101,7 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="send reviews to an endpoint and print labels and scores")
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
     predict.add_argument("--url", default="http://127.0.0.1:8080", help="endpoint URL (default: %(default)s)")
+    _add_score_parser(sub)
     return parser
+
+
+def _add_score_parser(sub) -> None:
+    score = sub.add_parser("score", help="score feedback in bulk offline (clean, score, predictions table, report)")
+    score.add_argument("--input", required=True,
+                       help="a CSV / JSON lines / Parquet file or a folder of them (a text column; labels ignored)")
+    score.add_argument("--model", type=Path,
+                       help="model folder (runs/<run_id>/model) or model.tar.gz (default: the latest run's model)")
+    score.add_argument("--output-dir", type=Path, default=Path("runs"), help="where run folders go (default: runs/)")
+    score.add_argument("--data-quality", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                       help="a data-quality threshold, e.g. max_quarantine_share=0.1 (repeatable; default min_rows: "
+                            "cdk.json scoring.min_rows)")
+    score.add_argument("--batch-size", type=_positive_int, default=1000,
+                       help="records per mini-batch, as Batch Transform sends them (default: %(default)s)")
+    score.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
 
 
 def command_run(args) -> int:
@@ -180,7 +197,18 @@ def command_predict(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict}
+def command_score(args) -> int:
+    from ds_on_aws.local.scoring import ScoreOptions, score
+
+    result = score(ScoreOptions(input=args.input, model=args.model, output_dir=args.output_dir,
+                                data_quality=dict(args.data_quality), batch_size=args.batch_size,
+                                progress_bar=args.progress_bar))
+    print(f"predictions: {result.run_dir / 'curated'}/tables/predictions/run_id={result.run_id}/  "
+          f"summary: {result.run_dir / 'scoring_summary.json'}  report: {result.run_dir / 'report.html'}")
+    return 0
+
+
+COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "score": command_score}
 
 
 def main(argv: list[str] | None = None) -> int:

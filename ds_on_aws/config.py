@@ -146,6 +146,25 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class ScoringConfig:
+    """The scoring state machine: what it reads, the Batch Transform fleet, the publish job, the upload trigger.
+
+    Batch Transform has no managed spot (CreateTransformJob takes no spot option): it runs on demand.
+    """
+
+    input_prefix: str = "feedback/"  # raw-bucket prefix of the feedback to score ({} scores all of it)
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    max_payload_mb: int = 6
+    max_concurrent_transforms: int = 2
+    invocation_timeout_seconds: int = 600
+    min_rows: int = 1  # the data-quality gate's row minimum for a scoring run (a week's feedback may be small)
+    publish_max_capacity: float = 0.0625  # DPU of the Glue Python shell job: 0.0625 or 1.0
+    timeout_minutes: int = 240  # the whole scoring run
+    trigger_on_upload: bool = False  # start a scoring run when a file lands under input_prefix
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     project_name: str = "ds-on-aws"
     raw_prefix: str = "imdb/"
@@ -158,6 +177,7 @@ class PipelineConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
     @classmethod
     def from_context(cls, raw: Mapping[str, Any] | None) -> PipelineConfig:
@@ -174,6 +194,7 @@ class PipelineConfig:
             "training": TrainingConfig,
             "model_quality": ModelQualityConfig,
             "endpoint": EndpointConfig,
+            "scoring": ScoringConfig,
         }
         nested = {name: _section(kind, raw.pop(name, None), f"{CONTEXT_KEY}.{name}") for name, kind in sections.items()}
         top = _section(_TopLevel, raw, CONTEXT_KEY)
@@ -205,6 +226,32 @@ class PipelineConfig:
             raise ConfigError(f"{CONTEXT_KEY}.training.max_wait_seconds must be >= max_runtime_seconds")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
+        self.scoring_problems()
+
+    def scoring_problems(self) -> None:
+        """The ``scoring`` section's checks (its prefix must not overlap the raw prefix training cleans)."""
+        sc, where = self.scoring, f"{CONTEXT_KEY}.scoring"
+        prefix = sc.input_prefix
+        if not prefix.endswith("/") or prefix.startswith("/") or prefix == "/":
+            raise ConfigError(f"{where}.input_prefix: a folder like 'feedback/' (ending with '/'), got {prefix!r}")
+        if prefix.startswith(self.raw_prefix) or self.raw_prefix.startswith(prefix):
+            raise ConfigError(
+                f"{where}.input_prefix {prefix!r} overlaps raw_prefix {self.raw_prefix!r}: training cleans everything "
+                "under raw_prefix, so feedback to score must live beside it, not inside it"
+            )
+        if not sc.instance_type.startswith("ml."):
+            raise ConfigError(f"{where}.instance_type: a SageMaker instance type like 'ml.m5.large', got {sc.instance_type!r}")
+        for name in ("instance_count", "max_concurrent_transforms", "min_rows", "timeout_minutes"):
+            if getattr(sc, name) < 1:
+                raise ConfigError(f"{where}.{name}: must be at least 1, got {getattr(sc, name)}")
+        if not 1 <= sc.max_payload_mb <= 100:
+            raise ConfigError(f"{where}.max_payload_mb: must be 1-100 (Batch Transform's limit), got {sc.max_payload_mb}")
+        if sc.max_payload_mb * sc.max_concurrent_transforms > 100:
+            raise ConfigError(f"{where}: max_payload_mb x max_concurrent_transforms must be at most 100 (Batch Transform)")
+        if not 1 <= sc.invocation_timeout_seconds <= 3600:
+            raise ConfigError(f"{where}.invocation_timeout_seconds: must be 1-3600, got {sc.invocation_timeout_seconds}")
+        if sc.publish_max_capacity not in (0.0625, 1.0):
+            raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
 
 
 @dataclass(frozen=True)
