@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="send reviews to an endpoint and print labels and scores")
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
     predict.add_argument("--url", default="http://127.0.0.1:8080", help="endpoint URL (default: %(default)s)")
+
+    sub.add_parser("cost", help="estimated cost of a default run and of the idle pipeline (configuration only)")
     return parser
 
 
@@ -180,7 +182,15 @@ def command_predict(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict}
+def command_cost(args) -> int:
+    from ds_on_aws.config import load_config
+    from ds_on_aws.cost import format_report
+
+    print(format_report(load_config()))
+    return 0
+
+
+COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "cost": command_cost}
 
 
 def main(argv: list[str] | None = None) -> int:

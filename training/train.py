@@ -45,6 +45,7 @@ from pipeline_contracts import (  # at the root of sourcedir.tar.gz, beside this
     TEST,
     TRAIN,
     VALIDATION,
+    VALIDATION_PREDICTIONS,
     metric_key,
 )
 from sentiment_model import ModelParams
@@ -176,6 +177,30 @@ def evaluate(model, data: ChannelData) -> dict[str, float]:
     return metrics
 
 
+def write_validation_predictions(model, data: ChannelData, output_data_dir: Path) -> dict:
+    """Per-review validation predictions and the time they took, for the run's evaluation report.
+
+    Written to ``SM_OUTPUT_DATA_DIR`` (SageMaker uploads it as the job's ``output/output.tar.gz``): the evaluation
+    compares the model with the managed baseline on the same reviews, by ``review_id``.
+    """
+    wall = time.perf_counter()
+    proba = sentiment_model.positive_probability(model, data.texts)
+    seconds = time.perf_counter() - wall
+    document = {
+        "reviews": len(data),
+        "predict_seconds": round(seconds, 6),
+        "threshold": 0.5,
+        "predictions": [
+            {"review_id": review_id, "label": label, "positive_probability": round(float(p), 6)}
+            for review_id, label, p in zip(data.review_ids, data.labels, proba, strict=True)
+            if review_id is not None
+        ],
+    }
+    output_data_dir.mkdir(parents=True, exist_ok=True)
+    (output_data_dir / VALIDATION_PREDICTIONS).write_text(json.dumps(document) + "\n", encoding="utf-8")
+    return {"reviews": len(data), "predict_seconds": document["predict_seconds"]}
+
+
 def format_metric_lines(split: str, metrics: dict[str, float]) -> list[str]:
     """``<split>:<metric>=<value>`` lines, matched by the regex ``<split>:<metric>=([0-9.]+)``."""
     return [f"{metric_key(split, name)}={metrics[name]:.6f}" for name in METRIC_NAMES if name in metrics]
@@ -222,8 +247,11 @@ def run(argv: list[str]) -> dict:
         for line in format_metric_lines(split, metrics[split]):
             print(line, flush=True)
 
+    output_data_dir = Path(os.environ.get("SM_OUTPUT_DATA_DIR", f"{DEFAULT_OUTPUT_DIR}/data"))
+    timing = write_validation_predictions(model, validation, output_data_dir)
     report = {
         "model": "nb_logreg_word_char_ngrams",
+        "validation_predict_seconds": timing["predict_seconds"],
         "metrics": metrics,
         "hyperparameters": params.as_dict() | {"eval_train": args.eval_train},
         "rows": {
