@@ -177,12 +177,23 @@ def evaluate(model, data: ChannelData) -> dict[str, float]:
     return metrics
 
 
-def write_validation_predictions(model, data: ChannelData, output_data_dir: Path) -> dict:
+def output_data_dir() -> Path | None:
+    """``SM_OUTPUT_DATA_DIR`` (always set by SageMaker and the offline runner), else ``<SM_OUTPUT_DIR>/data``."""
+    if os.environ.get("SM_OUTPUT_DATA_DIR"):
+        return Path(os.environ["SM_OUTPUT_DATA_DIR"])
+    return Path(os.environ["SM_OUTPUT_DIR"]) / "data" if os.environ.get("SM_OUTPUT_DIR") else None
+
+
+def write_validation_predictions(model, data: ChannelData, output_data_dir: Path | None) -> dict | None:
     """Per-review validation predictions and the time they took, for the run's evaluation report.
 
     Written to ``SM_OUTPUT_DATA_DIR`` (SageMaker uploads it as the job's ``output/output.tar.gz``): the evaluation
-    compares the model with the managed baseline on the same reviews, by ``review_id``.
+    compares the model with the managed baseline on the same reviews, by ``review_id``. Outside a job (no output
+    folder in the environment) nothing is written.
     """
+    if output_data_dir is None:
+        print("no SM_OUTPUT_DATA_DIR: validation predictions not written", flush=True)
+        return None
     wall = time.perf_counter()
     proba = sentiment_model.positive_probability(model, data.texts)
     seconds = time.perf_counter() - wall
@@ -247,11 +258,10 @@ def run(argv: list[str]) -> dict:
         for line in format_metric_lines(split, metrics[split]):
             print(line, flush=True)
 
-    output_data_dir = Path(os.environ.get("SM_OUTPUT_DATA_DIR", f"{DEFAULT_OUTPUT_DIR}/data"))
-    timing = write_validation_predictions(model, validation, output_data_dir)
+    timing = write_validation_predictions(model, validation, output_data_dir())
     report = {
         "model": "nb_logreg_word_char_ngrams",
-        "validation_predict_seconds": timing["predict_seconds"],
+        "validation_predict_seconds": timing and timing["predict_seconds"],
         "metrics": metrics,
         "hyperparameters": params.as_dict() | {"eval_train": args.eval_train},
         "rows": {

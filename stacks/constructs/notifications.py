@@ -50,6 +50,14 @@ TRANSIENT_ERRORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"),
         ("SNS.AmazonSNSException",),
     ),
+    "lambda": (  # the optimized lambda:invoke integration
+        ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"),
+        ("Lambda.AWSLambdaException",),
+    ),
+    "comprehend": (  # arn:aws:states:::aws-sdk:comprehend:*
+        ("Comprehend.TooManyRequestsException", "Comprehend.InternalServerException"),
+        ("Comprehend.ComprehendException",),
+    ),
 }
 
 

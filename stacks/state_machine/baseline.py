@@ -19,6 +19,7 @@ from constructs import Construct
 
 from ds_on_aws.config import BaselineConfig
 from stacks.constructs.baseline import BaselineResources
+from stacks.constructs.notifications import transient_retries, vars_of
 from stacks.state_machine.fragment import Stage
 from stacks.state_machine.prepare import EXECUTION_TAG_KEY, STACK_TAG_KEY
 from stacks.state_machine.state import BASELINE, BASELINE_ERROR, RUN, answer
@@ -29,11 +30,9 @@ ENDED = ("COMPLETED", "FAILED", "STOPPED")
 KEEP = "Keep baseline result"
 
 
-def _retry_transient(task: sfn.TaskStateBase) -> None:
-    task.add_retry(errors=["Comprehend.TooManyRequestsException", "Comprehend.InternalServerException",
-                           "Comprehend.ComprehendException"],
-                   interval=Duration.seconds(5), backoff_rate=2.0, max_attempts=3, max_delay=Duration.minutes(1),
-                   jitter_strategy=sfn.JitterType.FULL)
+def _retry_transient(task: sfn.TaskStateBase, family: str = "comprehend") -> None:
+    for policy in transient_retries(family):
+        task.add_retry(**vars_of(policy))
 
 
 class ComprehendBaseline(Stage):
@@ -54,6 +53,7 @@ class ComprehendBaseline(Stage):
             self, "Prepare baseline input",
             comment="Sample the validation split, one review a line within 5,120 bytes, and write its manifest.",
             lambda_function=resources.function,
+            retry_on_service_exceptions=False,  # retried on the "lambda" family below, with jitter
             payload=sfn.TaskInput.from_object({"action": "prepare", "run_id": sfn.JsonPath.string_at(RUN.run_id)}),
             result_selector={"input_uri": sfn.JsonPath.string_at("$.Payload.input_uri"),
                              "output_uri": sfn.JsonPath.string_at("$.Payload.output_uri"),
@@ -84,8 +84,7 @@ class ComprehendBaseline(Stage):
         unavailable = self._result(f"{step} failed (baseline)", "UNAVAILABLE", sfn.JsonPath.format(
             "{} failed: {}: {}", step, sfn.JsonPath.string_at(BASELINE_ERROR.Error),
             sfn.JsonPath.string_at(BASELINE_ERROR.Cause)))
-        if isinstance(task, tasks.CallAwsService):
-            _retry_transient(task)
+        _retry_transient(task, "comprehend" if isinstance(task, tasks.CallAwsService) else "lambda")
         task.add_catch(unavailable, errors=["States.ALL"], result_path=BASELINE_ERROR)
         return task
 

@@ -80,6 +80,7 @@ class TrainBesideBaseline(Stage):
             self, "Evaluate run",
             comment="Custom model vs Comprehend on the same reviews, the run's cost: models/<run_id>/evaluation.json.",
             lambda_function=resources.function,
+            retry_on_service_exceptions=False,  # retried on the "lambda" family below, with jitter
             payload=sfn.TaskInput.from_object({
                 "action": "evaluate", "run_id": sfn.JsonPath.string_at(RUN.run_id),
                 "glue_job_run_id": sfn.JsonPath.string_at(GLUE.job_run_id),
@@ -93,6 +94,8 @@ class TrainBesideBaseline(Stage):
             "report_uri": "none", "summary": sfn.JsonPath.format(
                 "Evaluation report unavailable: {}: {}", sfn.JsonPath.string_at(EVALUATION_ERROR.Error),
                 sfn.JsonPath.string_at(EVALUATION_ERROR.Cause))}, result_path=EVALUATION)
+        for policy in transient_retries("lambda"):
+            evaluate.add_retry(**vars_of(policy))
         evaluate.add_catch(unavailable, errors=["States.ALL"], result_path=EVALUATION_ERROR)
         self._after_evaluation = unavailable
         return evaluate
