@@ -149,6 +149,8 @@ class BaselineResources(Construct):
                 iam.PolicyStatement(sid="ReadTrainingOutputAndBaseline", actions=["s3:GetObject"],
                                     resources=[artifacts.arn_for_objects("models/*"),
                                                artifacts.arn_for_objects("baseline/*")]),
+                iam.PolicyStatement(sid="ListBaseline", actions=["s3:ListBucket"], resources=[artifacts.bucket_arn],
+                                    conditions={"StringLike": {"s3:prefix": ["baseline/*"]}}),
                 iam.PolicyStatement(sid="WriteBaselineAndEvaluation", actions=["s3:PutObject"],
                                     resources=[artifacts.arn_for_objects("baseline/*"),
                                                artifacts.arn_for_objects("models/*/evaluation.json")]),

@@ -149,6 +149,16 @@ def test_evaluate_reports_an_unavailable_baseline_with_its_reason_and_still_pric
     assert "Amazon Comprehend: unavailable (Comprehend job FAILED: access denied)" in answer["summary"]
 
 
+def test_the_archive_is_found_under_the_output_prefix_when_only_the_prefix_is_given(runtime):
+    module, s3 = runtime
+    key = f"baseline/{RUN}/output/123456789012-SENTIMENT-abc/output/output.tar.gz"
+    s3.put_object(Bucket=ARTIFACTS, Key=key, Body=b"x")
+    assert module._output_archive(f"s3://{ARTIFACTS}/baseline/{RUN}/output/") == (ARTIFACTS, key)
+    assert module._output_archive(f"s3://{ARTIFACTS}/{key}") == (ARTIFACTS, key)
+    with pytest.raises(module.cb.BaselineError, match="found 0"):
+        module._output_archive(f"s3://{ARTIFACTS}/baseline/other-run/output/")
+
+
 def test_an_unknown_action_is_refused(runtime):
     module, _ = runtime
     with pytest.raises(module.cb.BaselineError, match="unknown action 'train'"):

@@ -122,6 +122,19 @@ def _glue_dpu_seconds(job_run_id: str | None, prices: dict) -> tuple[float | Non
     return run_cost.glue_dpu_seconds(run, prices.get("glue_minimum_seconds", 60)), ""
 
 
+def _output_archive(uri: str) -> tuple[str, str]:
+    """Where the archive is: DescribeSentimentDetectionJob names ``.../output/output.tar.gz``; given only the
+    output prefix, the one ``*/output/output.tar.gz`` under it."""
+    bucket, key = _split_uri(uri)
+    if key.endswith(".tar.gz"):
+        return bucket, key
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key.rstrip("/") + "/")
+    found = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith("/output/output.tar.gz")]
+    if len(found) != 1:
+        raise cb.BaselineError(f"expected one output/output.tar.gz under {uri}, found {len(found)}")
+    return bucket, found[0]
+
+
 def _comprehend(baseline: dict, run_id: str, prices: dict) -> tuple[dict, list | None]:
     status = baseline.get("status", er.UNAVAILABLE)
     if status != "COMPLETED":
@@ -132,7 +145,7 @@ def _comprehend(baseline: dict, run_id: str, prices: dict) -> tuple[dict, list |
     manifest = cb.read_manifest(_read(artifacts, baseline_manifest_key(run_id)).decode("utf-8"))
     job = baseline.get("job") or {}
     try:
-        parsed = cb.parse_output_archive(_read(*_split_uri(job["OutputDataConfig"]["S3Uri"])))
+        parsed = cb.parse_output_archive(_read(*_output_archive(job["OutputDataConfig"]["S3Uri"])))
     except (KeyError, cb.BaselineError, ClientError) as error:
         return er.comprehend_section(er.UNAVAILABLE, f"output archive unreadable: {error}", None, None, None,
                                      prices), manifest
