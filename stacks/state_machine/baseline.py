@@ -42,13 +42,12 @@ class ComprehendBaseline(Stage):
     def __init__(self, scope: Construct, construct_id: str, *, config: BaselineConfig,
                  resources: BaselineResources) -> None:
         super().__init__(scope, construct_id)
-        keep = sfn.Pass(self, KEEP, parameters={"baseline": sfn.JsonPath.object_at(BASELINE.result)})
         if not config.enabled:
             disabled = sfn.Pass(self, "Baseline disabled", parameters={"baseline": {
                 "status": "disabled", "reason": "baseline.enabled is false in the configuration (cdk.json)"}})
             self._stage(disabled, [disabled])
             return
-        self._keep = keep
+        keep = self._keep = sfn.Pass(self, KEEP, parameters={"baseline": sfn.JsonPath.object_at(BASELINE.result)})
         prepare = self._guard(tasks.LambdaInvoke(
             self, "Prepare baseline input",
             comment="Sample the validation split, one review a line within 5,120 bytes, and write its manifest.",
