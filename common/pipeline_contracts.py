@@ -184,3 +184,36 @@ DATA_QUALITY_DEFAULTS = MappingProxyType({
     "language_min_confidence": 0.9,
     "language_min_chars": 40,
 })
+
+# --- the managed baseline and the evaluation report (artifacts bucket) ---------------------------------------------
+#
+#     baseline/<run_id>/input/documents.txt     Comprehend's input: one review per line (ONE_DOC_PER_LINE)
+#     baseline/<run_id>/manifest.jsonl          line -> review_id, label, characters, shortened (line 0 = first)
+#     baseline/<run_id>/output/                 Comprehend's output (.../output/output.tar.gz)
+#     models/<run_id>/evaluation.json           the run's evaluation report: custom model vs Comprehend, costs
+#
+# The training job writes its per-review validation predictions to SM_OUTPUT_DATA_DIR, which SageMaker uploads as
+# models/<run_id>/<training job>/output/output.tar.gz.
+
+MODELS_PREFIX = "models/"
+BASELINE_PREFIX = "baseline/"
+BASELINE_INPUT_FILE = "documents.txt"
+EVALUATION_REPORT = "evaluation.json"
+VALIDATION_PREDICTIONS = "validation_predictions.json"  # inside the training job's output.tar.gz
+
+
+def baseline_input_key(run_id: str) -> str:
+    return f"{BASELINE_PREFIX}{run_id}/input/{BASELINE_INPUT_FILE}"
+
+
+def baseline_manifest_key(run_id: str) -> str:
+    return f"{BASELINE_PREFIX}{run_id}/manifest.jsonl"
+
+
+def baseline_output_key(run_id: str) -> str:
+    return f"{BASELINE_PREFIX}{run_id}/output/"
+
+
+def evaluation_report_key(run_id: str) -> str:
+    """Beside the run's model: ``models/<run_id>/evaluation.json``."""
+    return f"{MODELS_PREFIX}{run_id}/{EVALUATION_REPORT}"

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--host", default="127.0.0.1", help="endpoint address (default: 127.0.0.1, loopback only)")
     out.add_argument("--port", type=_port, default=0, help="endpoint port (default: a free one)")
     out.add_argument("--keep-serving", action="store_true", help="leave the endpoint up after the run (Ctrl-C stops)")
+    out.add_argument("--comprehend-output", type=Path, metavar="FILE",
+                     help="output.tar.gz of an Amazon Comprehend sentiment job on the run's baseline/documents.txt, "
+                          "to compare with in the report (the managed baseline needs an AWS account)")
 
     serve = sub.add_parser("serve", help="serve a trained model on a local endpoint until Ctrl-C")
     serve.add_argument("--model", required=True, type=Path,
@@ -103,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
     predict.add_argument("--url", default="http://127.0.0.1:8080", help="endpoint URL (default: %(default)s)")
     _add_score_parser(sub)
+
+    sub.add_parser("cost", help="estimated cost of a default run and of the idle pipeline (configuration only)")
     return parser
 
 
@@ -131,7 +136,7 @@ def command_run(args) -> int:
                          output_dir=args.output_dir, hyperparameters=dict(args.hyperparameter),
                          data_quality=data_quality, min_accuracy=args.min_accuracy,
                          compare_with_live=args.compare_with_live, host=args.host, port=args.port,
-                         keep_serving=args.keep_serving)
+                         keep_serving=args.keep_serving, comprehend_output=args.comprehend_output)
     result = run_pipeline(options)
     if result.endpoint is not None:
         print(f"endpoint up at {result.endpoint.url}: try  ds-on-aws predict --url {result.endpoint.url} "
@@ -208,7 +213,16 @@ def command_score(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "score": command_score}
+def command_cost(args) -> int:
+    from ds_on_aws.config import load_config
+    from ds_on_aws.cost import format_report
+
+    print(format_report(load_config()))
+    return 0
+
+
+COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "score": command_score,
+            "cost": command_cost}
 
 
 def main(argv: list[str] | None = None) -> int:

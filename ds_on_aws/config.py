@@ -165,6 +165,55 @@ class ScoringConfig:
 
 
 @dataclass(frozen=True)
+class BaselineConfig:
+    """The managed baseline (Amazon Comprehend batch sentiment) run beside training on a validation sample."""
+
+    enabled: bool = True
+    sample_size: int = 500
+    language_code: str = "en"
+    poll_seconds: int = 60
+    max_wait_seconds: int = 3600
+
+
+def _default_instance_prices() -> dict:
+    return {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461, "ml.c5.xlarge": 0.204,
+            "ml.g4dn.xlarge": 0.736, "ml.g5.xlarge": 1.408}
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """On-demand list prices of one region, read on ``as_of``; update them (and the date) in cdk.json."""
+
+    as_of: str = "2026-12-01"
+    region: str = "us-east-1"
+    currency: str = "USD"
+    source: str = "AWS pricing pages (on-demand list prices), read by hand"
+    glue_dpu_hour: float = 0.44
+    glue_minimum_seconds: int = 60
+    sagemaker_training_instance_hour: dict = field(default_factory=_default_instance_prices)
+    sagemaker_hosting_instance_hour: dict = field(default_factory=_default_instance_prices)
+    sagemaker_serverless_gb_second: float = 0.00002
+    comprehend_unit: float = 0.0001
+    kms_key_month: float = 1.0
+    s3_gb_month: float = 0.023
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class CostAssumptions:
+    """What ``ds-on-aws cost`` assumes for a default run before any run has measured it."""
+
+    glue_minutes: float = 6.0
+    training_minutes: float = 10.0
+    spot_savings: float = 0.6
+    review_characters: int = 1300
+    custom_seconds_per_review: float = 0.0005
+    stored_gb: float = 1.0
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     project_name: str = "ds-on-aws"
     raw_prefix: str = "imdb/"
@@ -178,6 +227,9 @@ class PipelineConfig:
     model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    prices: PriceTable = field(default_factory=PriceTable)
+    cost_assumptions: CostAssumptions = field(default_factory=CostAssumptions)
 
     @classmethod
     def from_context(cls, raw: Mapping[str, Any] | None) -> PipelineConfig:
@@ -195,6 +247,9 @@ class PipelineConfig:
             "model_quality": ModelQualityConfig,
             "endpoint": EndpointConfig,
             "scoring": ScoringConfig,
+            "baseline": BaselineConfig,
+            "prices": PriceTable,
+            "cost_assumptions": CostAssumptions,
         }
         nested = {name: _section(kind, raw.pop(name, None), f"{CONTEXT_KEY}.{name}") for name, kind in sections.items()}
         top = _section(_TopLevel, raw, CONTEXT_KEY)
@@ -227,6 +282,7 @@ class PipelineConfig:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
         self.scoring_problems()
+        self._validate_baseline_and_prices()
 
     def scoring_problems(self) -> None:
         """The ``scoring`` section's checks (its prefix must not overlap the raw prefix training cleans)."""
@@ -252,6 +308,27 @@ class PipelineConfig:
             raise ConfigError(f"{where}.invocation_timeout_seconds: must be 1-3600, got {sc.invocation_timeout_seconds}")
         if sc.publish_max_capacity not in (0.0625, 1.0):
             raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
+
+    def _validate_baseline_and_prices(self) -> None:
+        b, p = self.baseline, self.prices
+        if not 1 <= b.sample_size <= 25000:
+            raise ConfigError(f"{CONTEXT_KEY}.baseline.sample_size: must be 1..25000 reviews, got {b.sample_size}")
+        if not 10 <= b.poll_seconds <= b.max_wait_seconds:
+            raise ConfigError(f"{CONTEXT_KEY}.baseline: poll_seconds must be 10..max_wait_seconds, got {b.poll_seconds}")
+        if b.max_wait_seconds > self.training.max_wait_seconds:
+            raise ConfigError(
+                f"{CONTEXT_KEY}.baseline.max_wait_seconds ({b.max_wait_seconds}) must not exceed "
+                f"training.max_wait_seconds ({self.training.max_wait_seconds}): the baseline runs beside training"
+            )
+        for name in ("sagemaker_training_instance_hour", "sagemaker_hosting_instance_hour"):
+            table = getattr(p, name)
+            bad = {k: v for k, v in table.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0}
+            if bad:
+                raise ConfigError(f"{CONTEXT_KEY}.prices.{name}: prices must be numbers >= 0, got {bad}")
+        for f in fields(p):
+            value = getattr(p, f.name)
+            if isinstance(value, float) and value < 0:
+                raise ConfigError(f"{CONTEXT_KEY}.prices.{f.name}: must be >= 0, got {value}")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,14 @@ TRANSIENT_ERRORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("SNS.AmazonSNSException",),
     ),
     "s3": ((), ("S3.S3Exception",)),  # arn:aws:states:::aws-sdk:s3:* (SlowDown is unmodeled)
+    "lambda": (  # the optimized lambda:invoke integration
+        ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"),
+        ("Lambda.AWSLambdaException",),
+    ),
+    "comprehend": (  # arn:aws:states:::aws-sdk:comprehend:*
+        ("Comprehend.TooManyRequestsException", "Comprehend.InternalServerException"),
+        ("Comprehend.ComprehendException",),
+    ),
 }
 
 
