@@ -25,7 +25,7 @@ export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
 endif
 
 .PHONY: help install container-venv run pipeline synth test test-fast test-statemachine test-container lint lint-cfn \
-        bench bench-glue bench-train bench-scorer bench-endpoint bench-cold-start deploy diff destroy serve clean
+        bench bench-glue bench-train bench-scorer bench-endpoint bench-cold-start bench-score deploy diff destroy serve cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -97,11 +97,17 @@ bench-scorer: install ## default model served by scikit-learn vs its exported li
 bench-endpoint: install ## local endpoint latency and throughput
 	$(PY) benchmarks/bench_endpoint.py
 
+bench-score: install ## ds-on-aws score on the 50k unlabeled reviews, reviews/s (ARGS="--model runs/<id>/model")
+	$(PY) benchmarks/bench_score.py $(ARGS)
+
 bench-cold-start: install container-venv ## time to first /ping 200 on the image's serving stack (ARGS="--model-dir DIR")
 	$(PY) benchmarks/bench_cold_start.py $(ARGS)
 
 serve: install ## serve a trained model locally (MODEL=runs/<run_id>/model; default: the latest run)
 	$(VENV)/bin/ds-on-aws serve --model $(or $(MODEL),$(shell ls -td runs/local-*/ 2>/dev/null | head -1)model)
+
+cost: install ## estimated cost of a default run and of the idle pipeline (prices: cdk.json ds-on-aws.prices)
+	$(VENV)/bin/ds-on-aws cost
 
 deploy: install ## deploy to the AWS account of your current credentials
 	$(CDK) deploy --all --no-notices

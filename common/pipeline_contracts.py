@@ -172,4 +172,48 @@ DATA_QUALITY_DEFAULTS = MappingProxyType({
     "max_text_chars": 50000,
     "validation_share": 0.1,
     "seed": 42,
+    # Labels and ratings: positive is rating >= 7, negative rating <= 4 (the IMDb dataset's definition; set 4 and 2
+    # for a 5-star scale). A label that contradicts the rating is quarantined (label_rating_conflict).
+    "positive_min_rating": 7,
+    "negative_max_rating": 4,
+    "label_from_rating": True,  # a missing or unknown label is derived from the rating when it decides
+    "repair_label_spelling": True,  # "Positive.", "p", "postive" are read as the label they spell
+    # Language: reviews confidently identified as another language are quarantined (foreign_language);
+    # "" turns the rule off. Texts under language_min_chars are not judged.
+    "language": "en",
+    "language_min_confidence": 0.9,
+    "language_min_chars": 40,
 })
+
+# --- the managed baseline and the evaluation report (artifacts bucket) ---------------------------------------------
+#
+#     baseline/<run_id>/input/documents.txt     Comprehend's input: one review per line (ONE_DOC_PER_LINE)
+#     baseline/<run_id>/manifest.jsonl          line -> review_id, label, characters, shortened (line 0 = first)
+#     baseline/<run_id>/output/                 Comprehend's output (.../output/output.tar.gz)
+#     models/<run_id>/evaluation.json           the run's evaluation report: custom model vs Comprehend, costs
+#
+# The training job writes its per-review validation predictions to SM_OUTPUT_DATA_DIR, which SageMaker uploads as
+# models/<run_id>/<training job>/output/output.tar.gz.
+
+MODELS_PREFIX = "models/"
+BASELINE_PREFIX = "baseline/"
+BASELINE_INPUT_FILE = "documents.txt"
+EVALUATION_REPORT = "evaluation.json"
+VALIDATION_PREDICTIONS = "validation_predictions.json"  # inside the training job's output.tar.gz
+
+
+def baseline_input_key(run_id: str) -> str:
+    return f"{BASELINE_PREFIX}{run_id}/input/{BASELINE_INPUT_FILE}"
+
+
+def baseline_manifest_key(run_id: str) -> str:
+    return f"{BASELINE_PREFIX}{run_id}/manifest.jsonl"
+
+
+def baseline_output_key(run_id: str) -> str:
+    return f"{BASELINE_PREFIX}{run_id}/output/"
+
+
+def evaluation_report_key(run_id: str) -> str:
+    """Beside the run's model: ``models/<run_id>/evaluation.json``."""
+    return f"{MODELS_PREFIX}{run_id}/{EVALUATION_REPORT}"

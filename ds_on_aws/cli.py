@@ -1,4 +1,5 @@
-"""``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``).
+"""``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``),
+bulk scoring of feedback (``score``).
 
 Exit codes (stable, for scripts and CI; ``pipeline_contracts``): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
 refused, 4 model-quality gate refused, 5 endpoint or smoke test failed.
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--host", default="127.0.0.1", help="endpoint address (default: 127.0.0.1, loopback only)")
     out.add_argument("--port", type=_port, default=0, help="endpoint port (default: a free one)")
     out.add_argument("--keep-serving", action="store_true", help="leave the endpoint up after the run (Ctrl-C stops)")
+    out.add_argument("--comprehend-output", type=Path, metavar="FILE",
+                     help="output.tar.gz of an Amazon Comprehend sentiment job on the run's baseline/documents.txt, "
+                          "to compare with in the report (the managed baseline needs an AWS account)")
 
     serve = sub.add_parser("serve", help="serve a trained model on a local endpoint until Ctrl-C")
     serve.add_argument("--model", required=True, type=Path,
@@ -101,7 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="send reviews to an endpoint and print labels and scores")
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
     predict.add_argument("--url", default="http://127.0.0.1:8080", help="endpoint URL (default: %(default)s)")
+    _add_score_parser(sub)
+
+    sub.add_parser("cost", help="estimated cost of a default run and of the idle pipeline (configuration only)")
     return parser
+
+
+def _add_score_parser(sub) -> None:
+    score = sub.add_parser("score", help="score feedback in bulk offline (clean, score, predictions table, report)")
+    score.add_argument("--input", required=True,
+                       help="a CSV / JSON lines / Parquet file or a folder of them (a text column; labels ignored)")
+    score.add_argument("--model", type=Path,
+                       help="model folder (runs/<run_id>/model) or model.tar.gz (default: the latest run's model)")
+    score.add_argument("--output-dir", type=Path, default=Path("runs"), help="where run folders go (default: runs/)")
+    score.add_argument("--data-quality", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                       help="a data-quality threshold, e.g. max_quarantine_share=0.1 (repeatable; default min_rows: "
+                            "cdk.json scoring.min_rows)")
+    score.add_argument("--batch-size", type=_positive_int, default=1000,
+                       help="records per mini-batch, as Batch Transform sends them (default: %(default)s)")
+    score.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
 
 
 def command_run(args) -> int:
@@ -114,7 +136,7 @@ def command_run(args) -> int:
                          output_dir=args.output_dir, hyperparameters=dict(args.hyperparameter),
                          data_quality=data_quality, min_accuracy=args.min_accuracy,
                          compare_with_live=args.compare_with_live, host=args.host, port=args.port,
-                         keep_serving=args.keep_serving)
+                         keep_serving=args.keep_serving, comprehend_output=args.comprehend_output)
     result = run_pipeline(options)
     if result.endpoint is not None:
         print(f"endpoint up at {result.endpoint.url}: try  ds-on-aws predict --url {result.endpoint.url} "
@@ -180,7 +202,27 @@ def command_predict(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict}
+def command_score(args) -> int:
+    from ds_on_aws.local.scoring import ScoreOptions, score
+
+    result = score(ScoreOptions(input=args.input, model=args.model, output_dir=args.output_dir,
+                                data_quality=dict(args.data_quality), batch_size=args.batch_size,
+                                progress_bar=args.progress_bar))
+    print(f"predictions: {result.run_dir / 'curated'}/tables/predictions/run_id={result.run_id}/  "
+          f"summary: {result.run_dir / 'scoring_summary.json'}  report: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def command_cost(args) -> int:
+    from ds_on_aws.config import load_config
+    from ds_on_aws.cost import format_report
+
+    print(format_report(load_config()))
+    return 0
+
+
+COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "score": command_score,
+            "cost": command_cost}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,25 +81,29 @@ class GlueConfig:
     max_retries: int = 0
 
 
-@dataclass(frozen=True)
-class DataQualityConfig:
-    """Thresholds of the data-quality gate (passed to the Glue job as arguments); defaults from pipeline_contracts."""
+def _job_argument(value: Any) -> str:
+    """A value as the Glue job receives it: a string (booleans as ``true``/``false``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
-    min_rows: int = DATA_QUALITY_DEFAULTS["min_rows"]
-    max_quarantine_share: float = DATA_QUALITY_DEFAULTS["max_quarantine_share"]
-    min_class_share: float = DATA_QUALITY_DEFAULTS["min_class_share"]
-    max_duplicate_share: float = DATA_QUALITY_DEFAULTS["max_duplicate_share"]
-    min_text_chars: int = DATA_QUALITY_DEFAULTS["min_text_chars"]
-    max_text_chars: int = DATA_QUALITY_DEFAULTS["max_text_chars"]
-    validation_share: float = DATA_QUALITY_DEFAULTS["validation_share"]
-    seed: int = DATA_QUALITY_DEFAULTS["seed"]
 
-    def as_job_arguments(self) -> dict[str, str]:
-        """The thresholds as Glue job arguments (``--min_rows`` ...): strings, as Glue passes them.
+def _data_quality_as_job_arguments(self) -> dict[str, str]:
+    """The settings as Glue job arguments (``--min_rows`` ...): strings, as Glue passes them.
 
-        Underscores, not dashes: ``awsglue.utils.getResolvedOptions`` looks options up by these exact names.
-        """
-        return {f"--{f.name}": str(getattr(self, f.name)) for f in fields(self)}
+    Underscores, not dashes: ``awsglue.utils.getResolvedOptions`` looks options up by these exact names.
+    """
+    return {f"--{f.name}": _job_argument(getattr(self, f.name)) for f in fields(self)}
+
+
+# The data-quality gate's thresholds and the cleaning rules' switches (passed to the Glue job as arguments): one
+# field per entry of pipeline_contracts.DATA_QUALITY_DEFAULTS, with its type and default, so the two cannot drift.
+DataQualityConfig = make_dataclass(
+    "DataQualityConfig",
+    [(name, type(value), field(default=value)) for name, value in DATA_QUALITY_DEFAULTS.items()],
+    frozen=True,
+    namespace={"as_job_arguments": _data_quality_as_job_arguments,
+               "__doc__": "Data-quality thresholds and cleaning rules; defaults from pipeline_contracts."},
+)
+DataQualityConfig.__module__ = __name__
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,74 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class ScoringConfig:
+    """The scoring state machine: what it reads, the Batch Transform fleet, the publish job, the upload trigger.
+
+    Batch Transform has no managed spot (CreateTransformJob takes no spot option): it runs on demand.
+    """
+
+    input_prefix: str = "feedback/"  # raw-bucket prefix of the feedback to score ({} scores all of it)
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    max_payload_mb: int = 6
+    max_concurrent_transforms: int = 2
+    invocation_timeout_seconds: int = 600
+    min_rows: int = 1  # the data-quality gate's row minimum for a scoring run (a week's feedback may be small)
+    publish_max_capacity: float = 0.0625  # DPU of the Glue Python shell job: 0.0625 or 1.0
+    timeout_minutes: int = 240  # the whole scoring run
+    trigger_on_upload: bool = False  # start a scoring run when a file lands under input_prefix
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """The managed baseline (Amazon Comprehend batch sentiment) run beside training on a validation sample."""
+
+    enabled: bool = True
+    sample_size: int = 500
+    language_code: str = "en"
+    poll_seconds: int = 60
+    max_wait_seconds: int = 3600
+
+
+def _default_instance_prices() -> dict:
+    return {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461, "ml.c5.xlarge": 0.204,
+            "ml.g4dn.xlarge": 0.736, "ml.g5.xlarge": 1.408}
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """On-demand list prices of one region, read on ``as_of``; update them (and the date) in cdk.json."""
+
+    as_of: str = "2026-12-01"
+    region: str = "us-east-1"
+    currency: str = "USD"
+    source: str = "AWS pricing pages (on-demand list prices), read by hand"
+    glue_dpu_hour: float = 0.44
+    glue_minimum_seconds: int = 60
+    sagemaker_training_instance_hour: dict = field(default_factory=_default_instance_prices)
+    sagemaker_hosting_instance_hour: dict = field(default_factory=_default_instance_prices)
+    sagemaker_serverless_gb_second: float = 0.00002
+    comprehend_unit: float = 0.0001
+    kms_key_month: float = 1.0
+    s3_gb_month: float = 0.023
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class CostAssumptions:
+    """What ``ds-on-aws cost`` assumes for a default run before any run has measured it."""
+
+    glue_minutes: float = 6.0
+    training_minutes: float = 10.0
+    spot_savings: float = 0.6
+    review_characters: int = 1300
+    custom_seconds_per_review: float = 0.0005
+    stored_gb: float = 1.0
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     project_name: str = "ds-on-aws"
     raw_prefix: str = "imdb/"
@@ -154,6 +226,10 @@ class PipelineConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    prices: PriceTable = field(default_factory=PriceTable)
+    cost_assumptions: CostAssumptions = field(default_factory=CostAssumptions)
 
     @classmethod
     def from_context(cls, raw: Mapping[str, Any] | None) -> PipelineConfig:
@@ -170,6 +246,10 @@ class PipelineConfig:
             "training": TrainingConfig,
             "model_quality": ModelQualityConfig,
             "endpoint": EndpointConfig,
+            "scoring": ScoringConfig,
+            "baseline": BaselineConfig,
+            "prices": PriceTable,
+            "cost_assumptions": CostAssumptions,
         }
         nested = {name: _section(kind, raw.pop(name, None), f"{CONTEXT_KEY}.{name}") for name, kind in sections.items()}
         top = _section(_TopLevel, raw, CONTEXT_KEY)
@@ -201,6 +281,54 @@ class PipelineConfig:
             raise ConfigError(f"{CONTEXT_KEY}.training.max_wait_seconds must be >= max_runtime_seconds")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
+        self.scoring_problems()
+        self._validate_baseline_and_prices()
+
+    def scoring_problems(self) -> None:
+        """The ``scoring`` section's checks (its prefix must not overlap the raw prefix training cleans)."""
+        sc, where = self.scoring, f"{CONTEXT_KEY}.scoring"
+        prefix = sc.input_prefix
+        if not prefix.endswith("/") or prefix.startswith("/") or prefix == "/":
+            raise ConfigError(f"{where}.input_prefix: a folder like 'feedback/' (ending with '/'), got {prefix!r}")
+        if prefix.startswith(self.raw_prefix) or self.raw_prefix.startswith(prefix):
+            raise ConfigError(
+                f"{where}.input_prefix {prefix!r} overlaps raw_prefix {self.raw_prefix!r}: training cleans everything "
+                "under raw_prefix, so feedback to score must live beside it, not inside it"
+            )
+        if not sc.instance_type.startswith("ml."):
+            raise ConfigError(f"{where}.instance_type: a SageMaker instance type like 'ml.m5.large', got {sc.instance_type!r}")
+        for name in ("instance_count", "max_concurrent_transforms", "min_rows", "timeout_minutes"):
+            if getattr(sc, name) < 1:
+                raise ConfigError(f"{where}.{name}: must be at least 1, got {getattr(sc, name)}")
+        if not 1 <= sc.max_payload_mb <= 100:
+            raise ConfigError(f"{where}.max_payload_mb: must be 1-100 (Batch Transform's limit), got {sc.max_payload_mb}")
+        if sc.max_payload_mb * sc.max_concurrent_transforms > 100:
+            raise ConfigError(f"{where}: max_payload_mb x max_concurrent_transforms must be at most 100 (Batch Transform)")
+        if not 1 <= sc.invocation_timeout_seconds <= 3600:
+            raise ConfigError(f"{where}.invocation_timeout_seconds: must be 1-3600, got {sc.invocation_timeout_seconds}")
+        if sc.publish_max_capacity not in (0.0625, 1.0):
+            raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
+
+    def _validate_baseline_and_prices(self) -> None:
+        b, p = self.baseline, self.prices
+        if not 1 <= b.sample_size <= 25000:
+            raise ConfigError(f"{CONTEXT_KEY}.baseline.sample_size: must be 1..25000 reviews, got {b.sample_size}")
+        if not 10 <= b.poll_seconds <= b.max_wait_seconds:
+            raise ConfigError(f"{CONTEXT_KEY}.baseline: poll_seconds must be 10..max_wait_seconds, got {b.poll_seconds}")
+        if b.max_wait_seconds > self.training.max_wait_seconds:
+            raise ConfigError(
+                f"{CONTEXT_KEY}.baseline.max_wait_seconds ({b.max_wait_seconds}) must not exceed "
+                f"training.max_wait_seconds ({self.training.max_wait_seconds}): the baseline runs beside training"
+            )
+        for name in ("sagemaker_training_instance_hour", "sagemaker_hosting_instance_hour"):
+            table = getattr(p, name)
+            bad = {k: v for k, v in table.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0}
+            if bad:
+                raise ConfigError(f"{CONTEXT_KEY}.prices.{name}: prices must be numbers >= 0, got {bad}")
+        for f in fields(p):
+            value = getattr(p, f.name)
+            if isinstance(value, float) and value < 0:
+                raise ConfigError(f"{CONTEXT_KEY}.prices.{f.name}: must be >= 0, got {value}")
 
 
 @dataclass(frozen=True)

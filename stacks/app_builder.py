@@ -1,7 +1,7 @@
 """Builds the whole CDK app: the one function ``app.py`` and the tests both call, so they synthesize the same thing.
 
-``build_app(app)`` reads the configuration from the app's context (cdk.json's ``ds-on-aws`` key), adds the two
-stacks and registers cdk-nag; ``synthesize(app)`` synthesizes (cdk-nag raises ``ValidationFailed`` on any
+``build_app(app)`` reads the configuration from the app's context (cdk.json's ``ds-on-aws`` key), adds the
+stacks (data, pipeline, scoring) and registers cdk-nag; ``synthesize(app)`` synthesizes (cdk-nag raises ``ValidationFailed`` on any
 unacknowledged finding) and writes the state machines' review artifacts next to the templates.
 """
 
@@ -18,9 +18,11 @@ from stacks.data_stack import DataStack
 from stacks.nag import enable_nag_checks
 from stacks.pipeline_stack import PipelineStack
 from stacks.review_artifacts import write_review_artifacts
+from stacks.scoring_stack import ScoringStack
 
 DATA_STACK_ID = "DsOnAws-Data"
 PIPELINE_STACK_ID = "DsOnAws-Pipeline"
+SCORING_STACK_ID = "DsOnAws-Scoring"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class BuiltApp:
     config: PipelineConfig
     data: DataStack
     pipeline: PipelineStack
+    scoring: ScoringStack | None = None
 
 
 def config_from(scope: Construct) -> PipelineConfig:
@@ -40,8 +43,9 @@ def build_app(app: App) -> BuiltApp:
     config = config_from(app)
     data = DataStack(app, DATA_STACK_ID, config=config)
     pipeline = PipelineStack(app, PIPELINE_STACK_ID, config=config, data=data)
+    scoring = ScoringStack(app, SCORING_STACK_ID, config=config, data=data, pipeline=pipeline)
     enable_nag_checks(app)
-    return BuiltApp(config=config, data=data, pipeline=pipeline)
+    return BuiltApp(config=config, data=data, pipeline=pipeline, scoring=scoring)
 
 
 def synthesize(app: App) -> cx_api.CloudAssembly:

@@ -36,7 +36,7 @@ def test_tarball_is_byte_for_byte_reproducible(tmp_path):
 
 def test_tarball_holds_the_code_and_the_shared_module_at_its_root(tmp_path):
     code = _fake_training(tmp_path)
-    path = build_sourcedir_tarball(tmp_path / "sourcedir.tar.gz", code)
+    path = build_sourcedir_tarball(tmp_path / "sourcedir.tar.gz", code, vendored=())
     with tarfile.open(path) as tar:
         names = tar.getnames()
         assert names == sorted(names)
@@ -79,7 +79,7 @@ def test_glue_zip_is_byte_for_byte_reproducible(tmp_path):
 
 
 def test_glue_zip_holds_the_package_under_its_name(tmp_path):
-    path = build_glue_package_zip(tmp_path / "review_cleaning.zip", _fake_package(tmp_path))
+    path = build_glue_package_zip(tmp_path / "review_cleaning.zip", _fake_package(tmp_path), vendored=())
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         assert names == ["review_cleaning/__init__.py", "review_cleaning/job.py"]
@@ -89,7 +89,7 @@ def test_glue_zip_holds_the_package_under_its_name(tmp_path):
 
 
 def test_the_real_glue_package_is_every_module_of_review_cleaning(tmp_path):
-    names = set(glue_package_files())
+    names = {n for n in glue_package_files() if n.startswith("review_cleaning/")}
     assert names == {f"review_cleaning/{p.name}" for p in GLUE_PACKAGE_DIR.glob("*.py")}
     assert {"review_cleaning/__init__.py", "review_cleaning/job.py"} <= names
     built = build_glue_package(tmp_path)
@@ -100,3 +100,32 @@ def test_the_real_glue_package_is_every_module_of_review_cleaning(tmp_path):
 def test_a_folder_without_init_is_not_a_glue_package(tmp_path):
     with pytest.raises(PackagingError, match="no __init__.py"):
         glue_package_files(tmp_path)
+
+
+def test_vendored_libraries_ship_with_their_licences_and_work_from_the_archives(tmp_path):
+    """review_text's ftfy (both archives) and py3langid's model (Glue) import and run from the built archives."""
+    import subprocess
+    import sys
+
+    tarball = build_sourcedir_tarball(tmp_path / "sourcedir.tar.gz")
+    with tarfile.open(tarball) as tar:
+        names = set(tar.getnames())
+        tar.extractall(tmp_path / "src", filter="data")
+    assert {"ftfy/__init__.py", "wcwidth/__init__.py", "ftfy/VENDORED-LICENSE.txt"} <= names
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    glue_zip = build_glue_package(tmp_path / "glue")
+    with zipfile.ZipFile(glue_zip) as archive:
+        assert {"py3langid/data/model.npz.xz", "py3langid/VENDORED-LICENSE", "ftfy/__init__.py"} <= set(archive.namelist())
+    probe = ("import ftfy, review_text, sys; assert ftfy.__file__.startswith(sys.argv[1]), ftfy.__file__; "
+             "print(review_text.normalize_text('clich\\u00c3\\u00a9'))")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
+    out = subprocess.run([sys.executable, "-S", "-c", probe, str(tmp_path / "src")], cwd=tmp_path / "src", env=env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "clich\u00e9"
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import py3langid; assert '.zip' in py3langid.__file__; "
+             "from review_cleaning.language import LanguageRule; "
+             "print(LanguageRule().foreign_language('Ce film est vraiment magnifique, les acteurs jouent tr\u00e8s bien.'))")
+    out = subprocess.run([sys.executable, "-c", probe, str(glue_zip)], cwd=tmp_path, capture_output=True, text=True,
+                         env={**env, "PYTHONPATH": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "fr"

@@ -36,6 +36,7 @@ class ChannelData:
     name: str
     texts: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
+    review_ids: list[str | None] = field(default_factory=list)  # the records' review_id (None where absent)
     files: list[str] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
     sha256: str = ""
@@ -94,7 +95,7 @@ def _parse_label(value, where: str) -> int:
     raise ChannelError(f"{where}: label must be 0 or 1, got {json.dumps(value)[:_SNIPPET_CHARS]}")
 
 
-def _parse_record(line: str, where: str) -> tuple[str, int]:
+def _parse_record(line: str, where: str) -> tuple[str, int, str | None]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
@@ -114,7 +115,8 @@ def _parse_record(line: str, where: str) -> tuple[str, int]:
         review_id = record.get("review_id")
         suffix = f" (review_id {review_id})" if review_id is not None else ""
         raise ChannelError(f"{where}: text is empty after normalization{suffix}")
-    return cleaned, label
+    review_id = record.get("review_id")
+    return cleaned, label, (None if review_id is None else str(review_id))
 
 
 def read_channel(name: str, directory: str | os.PathLike | None, require_both_classes: bool = True) -> ChannelData:
@@ -130,9 +132,10 @@ def read_channel(name: str, directory: str | os.PathLike | None, require_both_cl
                     digest.update(line.encode("utf-8"))
                     if not line.strip():
                         continue
-                    text, label = _parse_record(line, f"channel '{name}', {path.name} line {number}")
+                    text, label, review_id = _parse_record(line, f"channel '{name}', {path.name} line {number}")
                     result.texts.append(text)
                     result.labels.append(label)
+                    result.review_ids.append(review_id)
         except ChannelError:
             raise
         except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as error:

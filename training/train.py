@@ -33,6 +33,7 @@ from pathlib import Path
 import joblib
 import linear_scorer  # the serving fast path; model.joblib stays the reference artifact and the fallback
 import numpy as np
+import review_text  # its REQUIRED_PACKAGES are vendored beside this script
 import scipy
 import sentiment_model
 import sklearn
@@ -45,6 +46,7 @@ from pipeline_contracts import (  # at the root of sourcedir.tar.gz, beside this
     TEST,
     TRAIN,
     VALIDATION,
+    VALIDATION_PREDICTIONS,
     metric_key,
 )
 from sentiment_model import ModelParams
@@ -176,6 +178,41 @@ def evaluate(model, data: ChannelData) -> dict[str, float]:
     return metrics
 
 
+def output_data_dir() -> Path | None:
+    """``SM_OUTPUT_DATA_DIR`` (always set by SageMaker and the offline runner), else ``<SM_OUTPUT_DIR>/data``."""
+    if os.environ.get("SM_OUTPUT_DATA_DIR"):
+        return Path(os.environ["SM_OUTPUT_DATA_DIR"])
+    return Path(os.environ["SM_OUTPUT_DIR"]) / "data" if os.environ.get("SM_OUTPUT_DIR") else None
+
+
+def write_validation_predictions(model, data: ChannelData, output_data_dir: Path | None) -> dict | None:
+    """Per-review validation predictions and the time they took, for the run's evaluation report.
+
+    Written to ``SM_OUTPUT_DATA_DIR`` (SageMaker uploads it as the job's ``output/output.tar.gz``): the evaluation
+    compares the model with the managed baseline on the same reviews, by ``review_id``. Outside a job (no output
+    folder in the environment) nothing is written.
+    """
+    if output_data_dir is None:
+        print("no SM_OUTPUT_DATA_DIR: validation predictions not written", flush=True)
+        return None
+    wall = time.perf_counter()
+    proba = sentiment_model.positive_probability(model, data.texts)
+    seconds = time.perf_counter() - wall
+    document = {
+        "reviews": len(data),
+        "predict_seconds": round(seconds, 6),
+        "threshold": 0.5,
+        "predictions": [
+            {"review_id": review_id, "label": label, "positive_probability": round(float(p), 6)}
+            for review_id, label, p in zip(data.review_ids, data.labels, proba, strict=True)
+            if review_id is not None
+        ],
+    }
+    output_data_dir.mkdir(parents=True, exist_ok=True)
+    (output_data_dir / VALIDATION_PREDICTIONS).write_text(json.dumps(document) + "\n", encoding="utf-8")
+    return {"reviews": len(data), "predict_seconds": document["predict_seconds"]}
+
+
 def format_metric_lines(split: str, metrics: dict[str, float]) -> list[str]:
     """``<split>:<metric>=<value>`` lines, matched by the regex ``<split>:<metric>=([0-9.]+)``."""
     return [f"{metric_key(split, name)}={metrics[name]:.6f}" for name in METRIC_NAMES if name in metrics]
@@ -222,8 +259,10 @@ def run(argv: list[str]) -> dict:
         for line in format_metric_lines(split, metrics[split]):
             print(line, flush=True)
 
+    timing = write_validation_predictions(model, validation, output_data_dir())
     report = {
         "model": "nb_logreg_word_char_ngrams",
+        "validation_predict_seconds": timing and timing["predict_seconds"],
         "metrics": metrics,
         "hyperparameters": params.as_dict() | {"eval_train": args.eval_train},
         "rows": {
@@ -260,7 +299,8 @@ def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list
 
     SageMaker tars the model folder into ``model.tar.gz`` and extracts it to ``/opt/ml/model`` when the endpoint
     starts, so the serving stack finds ``inference.py`` and its imports (``SAGEMAKER_SUBMIT_DIRECTORY =
-    /opt/ml/model/code``) without network.
+    /opt/ml/model/code``) without network. The libraries review_text needs (``review_text.REQUIRED_PACKAGES``),
+    vendored beside this script in ``sourcedir.tar.gz``, are copied with them when they are there.
     """
     source = Path(code_dir or Path(__file__).resolve().parent)
     modules = sorted(p for p in source.glob("*.py") if p.name != Path(__file__).name and p.name != "setup.py")
@@ -270,7 +310,11 @@ def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list
     target.mkdir(parents=True, exist_ok=True)
     for module in modules:
         shutil.copyfile(module, target / module.name)
-    return [p.name for p in modules]
+    packages = [source / name for name in review_text.REQUIRED_PACKAGES if (source / name / "__init__.py").is_file()]
+    for package in packages:
+        shutil.copytree(package, target / package.name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return [p.name for p in modules] + [f"{p.name}/" for p in packages]
 
 
 def report_failure(message: str) -> None:

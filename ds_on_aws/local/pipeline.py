@@ -27,7 +27,7 @@ from pathlib import Path
 from pipeline_contracts import REQUIRED_CHANNELS, SPLITS, VALIDATION, curated_run_key
 
 from ds_on_aws.config import PipelineConfig, load_config
-from ds_on_aws.local import acquire, cleaning, gates, report, training_job
+from ds_on_aws.local import acquire, baseline, cleaning, gates, report, training_job
 from ds_on_aws.local.endpoint import EndpointProcess, smoke_test, start_endpoint
 from ds_on_aws.local.errors import DataQualityRefused, EndpointError, ModelQualityRefused, RunnerError, UsageError
 from ds_on_aws.local.evaluate import evaluate_in_child
@@ -53,6 +53,7 @@ class RunOptions:
     port: int = 0
     keep_serving: bool = False
     config: PipelineConfig | None = None
+    comprehend_output: Path | None = None  # a Comprehend output.tar.gz to compare with (the baseline needs AWS)
 
 
 @dataclass
@@ -138,7 +139,8 @@ class _Run:
     min_accuracy: float
     compare_live: bool
     summary: dict
-    state: dict = field(default_factory=lambda: {"dq_report": None, "predictions": None})
+    state: dict = field(default_factory=lambda: {"dq_report": None, "predictions": None, "evaluation": None,
+                                                 "comprehend_output": None})
     endpoint: EndpointProcess | None = None
 
     @property
@@ -190,9 +192,12 @@ def _start_run(options: RunOptions, echo: Callable[[str], None]) -> _Run:
     summary: dict = {"run_id": run_id, "run_dir": str(run_dir), "outcome": "running", "durations": progress.durations,
                      "hyperparameters": hyperparameters, "min_accuracy": min_accuracy,
                      "data_quality_arguments": dq_arguments}
-    return _Run(options=options, config=config, run_id=run_id, run_dir=run_dir, output_dir=output_dir,
-                progress=progress, echo=echo, hyperparameters=hyperparameters, dq_arguments=dq_arguments,
-                min_accuracy=min_accuracy, compare_live=compare_live, summary=summary)
+    run = _Run(options=options, config=config, run_id=run_id, run_dir=run_dir, output_dir=output_dir,
+               progress=progress, echo=echo, hyperparameters=hyperparameters, dq_arguments=dq_arguments,
+               min_accuracy=min_accuracy, compare_live=compare_live, summary=summary)
+    if options.comprehend_output is not None:  # read first: a bad archive is refused before any work
+        run.state["comprehend_output"] = baseline.read_archive(Path(options.comprehend_output))
+    return run
 
 
 def _run_stages(run: _Run) -> None:
@@ -206,6 +211,7 @@ def _run_stages(run: _Run) -> None:
         _data_quality_gate(run, refusal)
     with stage("train"):
         layout, result = _train(run)
+        _evaluate(run, layout)
     with stage("model-quality gate"):
         _model_quality_gate(run, result)
     with stage("package model.tar.gz"):
@@ -271,6 +277,18 @@ def _train(run: _Run) -> tuple[training_job.TrainingLayout, training_job.Trainin
     return layout, result
 
 
+def _evaluate(run: _Run, layout: training_job.TrainingLayout) -> None:
+    """The evaluation report: the custom model beside the managed baseline (given or not), and the cost."""
+    try:
+        run.state["evaluation"] = baseline.evaluate_offline(
+            run_id=run.run_id, run_dir=run.run_dir, curated_root=run.curated_root,
+            output_data_dir=layout.output_dir / "data", comprehend_output=run.state["comprehend_output"],
+            config=run.config, echo=run.echo)
+        run.summary["evaluation"] = str(run.run_dir / "evaluation.json")
+    except baseline.cb.BaselineError as exc:  # the report is a convenience; the gate reads the training log
+        run.echo(f"  note: no evaluation report: {exc}")
+
+
 def _model_quality_gate(run: _Run, result: training_job.TrainingResult) -> None:
     live = gates.read_live_record(run.output_dir)
     decision = gates.decide_model_gate(result.metrics, run.min_accuracy, live, run.compare_live)
@@ -313,7 +331,7 @@ def _finish(run_dir: Path, summary: dict, state: dict, curated_root: Path, run_i
         summary["report"] = str(run_dir / "report.html")
         try:
             report.write_report(run_dir, summary, state["dq_report"], curated_root / curated_run_key(run_id),
-                                state["predictions"])
+                                state["predictions"], evaluation=state["evaluation"])
         except Exception as exc:  # never hide the run's own outcome behind a plotting error
             echo(f"  note: the HTML report could not be written: {exc}")
             summary["report"] = None

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import evaluation_report  # the cloud run's evaluation Lambda writes the same report
 import matplotlib
 
 matplotlib.use("Agg")
@@ -179,8 +180,27 @@ def quarantine_reasons(report: Mapping) -> dict[str, int]:
     return {}
 
 
+def evaluation_section(evaluation: Mapping | None) -> str:
+    """Custom model vs the managed baseline and the cost (the run's evaluation report), when there is one."""
+    if not evaluation:
+        return ""
+    rows = []
+    for name, key in (("custom model", "custom_model"), ("Amazon Comprehend", "comprehend")):
+        section = evaluation[key]
+        if section.get("status") != "available":
+            rows.append((name, section.get("status"), "", "", "", section.get("reason", "")))
+            continue
+        m = section["metrics"]
+        rows.append((name, m["reviews"], m["accuracy"], m["f1"], json.dumps(m["confusion_matrix"]),
+                     section.get("cost_per_1000_reviews")))
+    lines = "".join(f"<li>{html.escape(line)}</li>" for line in evaluation_report.summary_lines(evaluation))
+    return (f"<h2>Build or buy: custom model vs Amazon Comprehend</h2>"
+            f"{_table(rows, ('model', 'reviews', 'accuracy', 'F1', 'confusion matrix', 'cost per 1,000 / note'))}"
+            f"<ul>{lines}</ul>")
+
+
 def write_report(run_dir: Path, summary: Mapping, dq_report: Mapping | None, curated_dir: Path | None,
-                 predictions: list[dict] | None) -> Path:
+                 predictions: list[dict] | None, *, evaluation: Mapping | None = None) -> Path:
     """Write ``report.html`` (+ PNGs) into ``run_dir`` and return its path. Plots without data are skipped."""
     plots: dict[str, bytes] = {}
     notes: list[str] = []
@@ -218,6 +238,7 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}figure{{display:
 <h2>Summary</h2>{_table(summary_rows(summary))}
 <h2>Data-quality checks</h2>{_table(check_rows, ("check", "threshold", "value", "result")) if check_rows else "<p>no data-quality report</p>"}
 <h2>Model metrics</h2>{_table(sorted((summary.get('metrics') or {}).items()), ("metric", "value")) if summary.get('metrics') else "<p>no model trained</p>"}
+{evaluation_section(evaluation)}
 <h2>Plots</h2>{images}
 {"".join(f"<p><em>{html.escape(n)}</em></p>" for n in notes)}
 <h2>Stage durations</h2>{_table([(k, f"{v:.1f} s") for k, v in (summary.get('durations') or {}).items()], ("stage", "time"))}

@@ -13,16 +13,19 @@ One job per module, pure functions in the middle, I/O at the edges:
   format (CSV, JSON Lines, Parquet, the aclImdb folder tree; plain or gzip), finds the text/label/rating/id/url/
   split columns by their common spellings and returns one *standardized* frame: the original columns plus
   internal ``_dq_*`` columns.
-- ``text`` (with ``java_patterns``): :func:`clean_text` builds the text cleaning from ``review_text``'s rule data
-  with Spark built-ins (``translate`` with the C1 table, ``regexp_replace`` with the tag and whitespace patterns,
-  ``trim``); only rows that contain ``&`` or non-ASCII characters take a vectorized pandas UDF for HTML entities
-  and NFC, which have no Spark built-in. The result equals ``review_text.normalize_text`` exactly.
-- ``classification``: :func:`classify`, :func:`deduplicate` and :func:`assign_splits` (flow: one pass over the
-  data, cached once after cleaning).
+- ``records`` (with ``language``): the rules of one record in plain Python (:func:`classify_record`: decoding,
+  ``review_text``'s cleaning and repairs, label and rating rules, language, duplicate key, reject reason), run by
+  Spark's Python workers over Arrow batches. The text cleaning is ``review_text.normalize_text``, the very
+  function training and serving call.
+- ``classification``: :func:`classify` (the Python pass, cached once), :func:`deduplicate` and
+  :func:`assign_splits`.
 - ``measure`` and ``report``: the figures (two aggregations) and the ``data_quality.json`` document with its checks.
 - ``writers``: the curated channels (JSON Lines gzip), the Parquet table partitions, the quarantine and the
   duplicates; ``session``: the local SparkSession; ``job``: :func:`run_job`, which writes everything, then raises
   :class:`DataQualityError` when a check failed, and :func:`main`.
+
+With ``--mode score`` the same cleaning runs on feedback to score (labels optional and ignored, no splits) and
+the kept records go to ``scoring/<run_id>/input/`` as JSON Lines for Batch Transform.
 
 Outputs under ``--curated_uri`` (``pipeline_contracts``, docs/data-quality.md): ``curated/<run_id>/{train,validation,
 test}/``, ``tables/reviews/run_id=<run_id>/split=<split>/``, ``quarantine/<run_id>/``,
@@ -31,11 +34,18 @@ test}/``, ``tables/reviews/run_id=<run_id>/split=<split>/``, ``quarantine/<run_i
 
 from __future__ import annotations
 
-from review_cleaning.classification import REJECT_REASONS, assign_splits, classify, deduplicate, prepare
+from review_cleaning.classification import (
+    REJECT_REASONS,
+    assign_splits,
+    choose_key,
+    classify,
+    deduplicate,
+    finish,
+    record_rules,
+)
 from review_cleaning.columns import find_column
 from review_cleaning.errors import EXIT_DATA_QUALITY, EXIT_INPUT_ERROR, DataQualityError, InputError
 from review_cleaning.formats import detect_format
-from review_cleaning.java_patterns import java_regex
 from review_cleaning.job import main, run_job
 from review_cleaning.measure import measure
 from review_cleaning.options import (
@@ -45,16 +55,16 @@ from review_cleaning.options import (
     JobOptions,
     parse_options,
 )
-from review_cleaning.readers import RawInput, read_input
+from review_cleaning.readers import RawInput, read_input, require_label
+from review_cleaning.records import REPAIRS, RecordRules, classify_record, decode_latin1_field
 from review_cleaning.report import build_report, failure_message
 from review_cleaning.session import local_spark
-from review_cleaning.text import clean_text, normalize_label
 from review_cleaning.writers import output_uris, write_outputs
 
 __all__ = [
-    "DEFAULT_THRESHOLDS", "EXIT_DATA_QUALITY", "EXIT_INPUT_ERROR", "OPTIONAL_OPTIONS", "REJECT_REASONS",
-    "REQUIRED_OPTIONS", "DataQualityError", "InputError", "JobOptions", "RawInput", "assign_splits",
-    "build_report", "classify", "clean_text", "deduplicate", "detect_format", "failure_message", "find_column",
-    "java_regex", "local_spark", "main", "measure", "normalize_label", "output_uris", "parse_options", "prepare",
-    "read_input", "run_job", "write_outputs",
+    "DEFAULT_THRESHOLDS", "EXIT_DATA_QUALITY", "EXIT_INPUT_ERROR", "OPTIONAL_OPTIONS", "REJECT_REASONS", "REPAIRS",
+    "REQUIRED_OPTIONS", "DataQualityError", "InputError", "JobOptions", "RawInput", "RecordRules", "assign_splits",
+    "build_report", "choose_key", "classify", "classify_record", "decode_latin1_field", "deduplicate", "detect_format",
+    "failure_message", "find_column", "finish", "local_spark", "main", "measure", "output_uris", "parse_options",
+    "read_input", "record_rules", "require_label", "run_job", "write_outputs",
 ]

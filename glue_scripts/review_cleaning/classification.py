@@ -1,69 +1,90 @@
 """Classification, de-duplication and splits: every row gets a status, a reject reason or none, and a split.
 
-:func:`classify` gives each row a reject reason or none; :func:`deduplicate` collapses exact duplicates of the
-cleaned text (same label) to one representative and sends every copy of a text whose labels disagree to
-quarantine; :func:`assign_splits` splits the rest deterministically (seeded hash), stratified by label, grouped by
-movie ``url``; rows the input marks as test stay test.
+:func:`classify` runs :func:`review_cleaning.records.classify_record` on every row in Spark's Python workers (one
+pass over Arrow batches: cleaned text, label, rating, repairs, duplicate key and the first reject reason);
+:func:`deduplicate` collapses rows whose duplicate key agrees (case, spacing, punctuation and repaired encoding
+ignored) to one representative and sends every copy of a text whose labels disagree to quarantine;
+:func:`assign_splits` splits the rest deterministically (seeded hash), stratified by label, grouped by movie
+``url``; rows the input marks as test stay test.
 """
 
 from __future__ import annotations
 
-from pipeline_contracts import TEST, TRAIN, VALIDATION
+from pipeline_contracts import SCORE_MODE, TEST, TRAIN, VALIDATION
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from review_cleaning.options import JobOptions
+from review_cleaning.language import LanguageRule
 from review_cleaning.readers import RawInput
-from review_cleaning.text import C1_FROM, clean_text, is_blank, normalize_label
+from review_cleaning.records import INPUTS, OUTPUTS, REJECT_REASONS, RecordRules, arrow_mapper
 
-REJECT_REASONS = ("malformed_record", "undecodable", "empty_text", "missing_label", "unknown_label",
-                  "invalid_rating", "too_short", "too_long", "conflicting_duplicate")
+__all__ = ["REJECT_REASONS", "assign_splits", "choose_key", "classify", "deduplicate", "finish", "record_rules"]
+SPARK_TYPES = {"string": T.StringType, "int": T.IntegerType, "boolean": T.BooleanType,
+               "array<string>": lambda: T.ArrayType(T.StringType())}
+PASSED_ON = ("_dq_key", "_dq_url", "_dq_split_hint")  # INTERNAL columns the later steps need
 
 
-def classify(std: DataFrame, opts: JobOptions) -> DataFrame:
-    """Add cleaned text, label, rating, review_id, rule-hit flags and the first reject reason (or null)."""
-    df = clean_text(std, "_dq_text_raw", "_dq_text")
-    raw = F.col("_dq_text_raw")
-    text = F.col("_dq_text")
-    rating_number = F.expr("try_cast(_dq_rating_raw as double)")
-    rating_ok = rating_number.isNotNull() & (rating_number == F.floor(rating_number)) & (F.abs(rating_number) < 1e9)
-    length = F.length(text)
-    reason = (
-        F.when(F.col("_dq_malformed"), "malformed_record")
-        .when(F.col("_dq_undecodable"), "undecodable")
-        .when(text.isNull() | (text == ""), "empty_text")
-        .when(is_blank(F.col("_dq_label_raw")), "missing_label")
-        .when(F.col("_dq_label").isNull(), "unknown_label")
-        .when(~is_blank(F.col("_dq_rating_raw")) & ~rating_ok, "invalid_rating")
-        .when(length < opts.min_text_chars, "too_short")
-        .when(length > opts.max_text_chars, "too_long")
-    )
-    text_sha = F.sha2(F.coalesce(text, F.lit("")), 256)
-    return (df
-            .withColumn("_dq_label", normalize_label(F.col("_dq_label_raw")))
-            .withColumn("_dq_rating", F.when(rating_ok, rating_number.cast("int")))
-            .withColumn("_dq_text_sha", text_sha)
-            .withColumn("review_id", F.coalesce(F.col("_dq_key"), text_sha))
-            .withColumn("_dq_reason", reason)
-            .withColumn("_dq_hit_break", F.coalesce(F.lower(raw).contains("<br"), F.lit(False)))
-            .withColumn("_dq_hit_c1", F.coalesce(raw.rlike(f"[{C1_FROM}]"), F.lit(False)))
-            .withColumn("_dq_hit_entity", F.coalesce(raw.contains("&"), F.lit(False)))
-            .withColumn("_dq_changed", F.coalesce(raw != text, F.lit(False))))
+def record_rules(opts) -> RecordRules:
+    """The per-record rules of a run, from its job options."""
+    return RecordRules(
+        min_text_chars=opts.min_text_chars, max_text_chars=opts.max_text_chars,
+        positive_min_rating=opts.positive_min_rating, negative_max_rating=opts.negative_max_rating,
+        label_from_rating=opts.label_from_rating, repair_label_spelling=opts.repair_label_spelling,
+        language=LanguageRule(opts.language, opts.language_min_confidence, opts.language_min_chars),
+        labels_required=opts.mode != SCORE_MODE)
+
+
+def classify(raw: RawInput, opts) -> DataFrame:
+    """The original columns plus cleaned text, label, rating, repairs, duplicate key and first reject reason."""
+    std = raw.df
+    keep = [*raw.original_columns, *PASSED_ON]
+    strings = {f.name for f in std.schema.fields if isinstance(f.dataType, T.StringType)}
+    latin1 = [c for c in (*keep, *INPUTS) if c in strings] if raw.latin1 else []
+    schema = T.StructType([std.schema[c] for c in keep] + [T.StructField(n, SPARK_TYPES[kind]()) for n, kind in OUTPUTS])
+    return std.select(*keep, *INPUTS).mapInArrow(arrow_mapper(record_rules(opts), keep, latin1), schema)
+
+
+def choose_key(records: DataFrame, raw: RawInput) -> tuple[DataFrame, int]:
+    """Decide the source key on the cached classified rows (one aggregation, which also counts them).
+
+    The key is the first of ``raw.key_candidates`` with a value on every well-formed row and no repeated value
+    (else the cleaned text's SHA-256). Without a split column, a key path holding ``test/`` marks a test row.
+    Returns the rows with ``_dq_key``, ``_dq_split_hint`` and ``review_id`` decided, and the number of rows.
+    """
+    formed = F.col("_dq_reason").isNull() | (F.col("_dq_reason") != "malformed_record")
+    aggs = [F.count(F.lit(1)).alias("_rows"), F.sum(formed.cast("int")).alias("_formed")]
+    for i, c in enumerate(raw.key_candidates):
+        aggs += [F.count(F.when(formed, F.col(f"`{c}`"))).alias(f"n{i}"),
+                 F.countDistinct(F.when(formed, F.col(f"`{c}`"))).alias(f"d{i}")]
+    row = records.agg(*aggs).first()
+    if raw.key_candidates:
+        raw.roles["review_id"] = next((c for i, c in enumerate(raw.key_candidates)
+                                       if row[f"n{i}"] == row["_formed"] == row[f"d{i}"]), None)
+        if raw.roles["review_id"]:
+            key = F.col(f"`{raw.roles['review_id']}`").cast("string")
+            records = records.withColumn("_dq_key", key)
+            if not raw.roles.get("split"):
+                records = records.withColumn("_dq_split_hint", F.when(key.rlike(r"(^|/)test/"), F.lit(TEST))
+                                             .otherwise(F.col("_dq_split_hint")))
+    text_sha = F.sha2(F.coalesce(F.col("_dq_text"), F.lit("")), 256)
+    return records.withColumn("review_id", F.coalesce(F.col("_dq_key"), text_sha)), row["_rows"]
 
 
 def deduplicate(df: DataFrame) -> DataFrame:
-    """Add ``_dq_status`` (kept | duplicate | quarantined), ``_dq_kept_id`` and the conflicting_duplicate reason.
+    """Add ``_dq_status`` (kept | duplicate | quarantined), ``_dq_kept_id`` and the near_duplicate_conflict reason.
 
-    Rows without a reject reason are grouped by their cleaned text. If the group's labels disagree, every copy
-    goes to quarantine (nobody can tell which label is right). Otherwise one representative is kept: a copy the
-    input marks as test first (the input's evaluation set stays as complete as possible), then the smallest
-    review_id; the others are counted as collapsed duplicates.
+    Rows without a reject reason are grouped by their duplicate key (review_text.duplicate_key: the cleaned text
+    with case, spacing and punctuation ignored). If the group's labels disagree, every copy goes to quarantine
+    (nobody can tell which label is right). Otherwise one representative is kept: a copy the input marks as test
+    first (the input's evaluation set stays as complete as possible), then the smallest review_id; the others are
+    counted as collapsed duplicates, with the kept row's review_id.
     """
     valid = F.col("_dq_reason").isNull()
-    group = Window.partitionBy(valid, "_dq_text_sha")
+    group = Window.partitionBy(valid, "_dq_dup")
     ordered = group.orderBy(F.col("_dq_split_hint").isNull(), "review_id")
     conflicting = valid & (F.min("_dq_label").over(group) != F.max("_dq_label").over(group))
-    df = (df.withColumn("_dq_reason", F.when(conflicting, F.lit("conflicting_duplicate")).otherwise(F.col("_dq_reason")))
+    df = (df.withColumn("_dq_reason", F.when(conflicting, F.lit("near_duplicate_conflict")).otherwise(F.col("_dq_reason")))
           .withColumn("_dq_rank", F.row_number().over(ordered))
           .withColumn("_dq_kept_id", F.first("review_id").over(ordered)))
     status = (F.when(F.col("_dq_reason").isNotNull(), "quarantined")
@@ -81,7 +102,7 @@ def assign_splits(df: DataFrame, validation_share: float, seed: int) -> DataFram
     partitioning. Only kept rows get a split.
     """
     kept = F.col("_dq_status") == "kept"
-    group_key = F.coalesce(F.concat(F.lit("url:"), F.col("_dq_url")), F.concat(F.lit("text:"), F.col("_dq_text_sha")))
+    group_key = F.coalesce(F.concat(F.lit("url:"), F.col("_dq_url")), F.concat(F.lit("text:"), F.col("_dq_dup")))
     df = df.withColumn("_dq_group", F.when(kept & F.col("_dq_split_hint").isNull(), group_key))
     groups = (df.filter(F.col("_dq_group").isNotNull()).groupBy("_dq_group")
               .agg(F.count(F.lit(1)).alias("_n"), F.sum("_dq_label").alias("_pos"))
@@ -100,6 +121,9 @@ def assign_splits(df: DataFrame, validation_share: float, seed: int) -> DataFram
     return df.withColumn("split", split.cast("string")).drop("_dq_group", "_dq_assigned")
 
 
-def prepare(raw: RawInput, opts: JobOptions) -> DataFrame:
-    """Standardized frame -> every row classified (status, reason, split), ready to be written and measured."""
-    return assign_splits(deduplicate(classify(raw.df, opts)), opts.validation_share, opts.seed)
+def finish(records: DataFrame, opts) -> DataFrame:
+    """Classified records (with review_id) -> every row with its status and (when training) split."""
+    df = deduplicate(records)
+    if opts.mode == SCORE_MODE:
+        return df.withColumn("split", F.lit(None).cast("string"))
+    return assign_splits(df, opts.validation_share, opts.seed)

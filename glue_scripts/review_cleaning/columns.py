@@ -11,7 +11,9 @@ from collections.abc import Iterable, Sequence
 import review_text
 
 RATING_COLUMN_CANDIDATES = ("rating", "stars", "star_rating", "score")
-KEY_COLUMN_CANDIDATES = ("review_id", "file", "id")  # first one that is present, complete and unique
+# The source key: the first candidate that is present, complete and unique (else the cleaned text's SHA-256).
+KEY_COLUMN_CANDIDATES = ("review_id", "file", "id", "row_id", "record_id", "feedback_id", "ticket_id",
+                         "comment_id", "response_id", "uuid", "guid", "key")
 URL_COLUMN_CANDIDATES = ("url", "movie_url", "movie_id", "title_id", "product_id", "item_id")
 SPLIT_COLUMN_CANDIDATES = ("split", "subset", "fold")
 TEST_SPLIT_SPELLINGS = ("test", "testing", "holdout", "heldout", "eval")

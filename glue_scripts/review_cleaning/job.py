@@ -12,15 +12,16 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline_contracts import SCORE_MODE
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from review_cleaning.classification import prepare
+from review_cleaning.classification import choose_key, classify, finish
 from review_cleaning.errors import EXIT_DATA_QUALITY, EXIT_INPUT_ERROR, DataQualityError, InputError
 from review_cleaning.filesystem import write_text
 from review_cleaning.measure import measure
 from review_cleaning.options import OPTIONAL_OPTIONS, REQUIRED_OPTIONS, parse_options
-from review_cleaning.readers import read_input
+from review_cleaning.readers import read_input, require_label
 from review_cleaning.report import build_report, failure_message
 from review_cleaning.session import local_spark
 from review_cleaning.writers import output_uris, write_outputs
@@ -30,23 +31,45 @@ DESCRIPTION = ("Glue job ``clean_reviews``: raw review exports -> clean, de-dupl
                "data-quality gate.")
 
 
+ROWS_PER_SHUFFLE_PARTITION = 50_000
+
+
 def run_job(spark: SparkSession, options: Mapping[str, str]) -> dict[str, Any]:
-    """Clean, split, write and gate one run. Returns the report; raises DataQualityError after writing it."""
+    """Clean, split, write and gate one run. Returns the report; raises DataQualityError after writing it.
+
+    The input is read once and the per-record rules run once: their result is cached, and the one aggregation
+    that decides the source key materializes it before anything else reads it (the de-duplication window and the
+    split aggregation both read it). Shuffles get one partition per ROWS_PER_SHUFFLE_PARTITION rows (at least one per
+    core) instead of a fixed number sized for the largest input.
+    """
     opts = parse_options(options)
     raw = read_input(spark, opts.input_uri, opts.input_format)
-    uris = output_uris(opts.curated_uri, opts.run_id)
-    prepared = prepare(raw, opts).persist(StorageLevel.MEMORY_AND_DISK)
+    if opts.mode != SCORE_MODE:
+        require_label(raw)
+    uris = output_uris(opts.curated_uri, opts.run_id, opts.mode)
+    records = classify(raw, opts).persist(StorageLevel.MEMORY_AND_DISK)
+    prepared = None
     try:
+        keyed, rows = choose_key(records, raw)
+        _size_shuffles(spark, rows)
+        prepared = finish(keyed, opts).persist(StorageLevel.MEMORY_AND_DISK)
         figures = measure(prepared)
+        records.unpersist()
         report = build_report(figures, raw, opts, uris)
         write_outputs(spark, prepared, raw, report, uris)
         write_text(spark, uris["report"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     finally:
-        prepared.unpersist()
-        raw.df.unpersist()
+        for frame in (prepared, records):
+            if frame is not None:
+                frame.unpersist()
     if not report["passed"]:
         raise DataQualityError(failure_message(report), report)
     return report
+
+
+def _size_shuffles(spark: SparkSession, rows: int) -> None:
+    cores = spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.shuffle.partitions", str(max(cores, -(-rows // ROWS_PER_SHUFFLE_PARTITION))))
 
 
 def _parse_local_args(argv: Sequence[str]) -> dict[str, str]:
@@ -93,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataQualityError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA_QUALITY
-    print(json.dumps({"run_id": report["run_id"], "passed": report["passed"], "counts": report["counts"],
-                      "splits": report["splits"], "report": report["outputs"]["report"]}, indent=2))
+    print(json.dumps({"run_id": report["run_id"], "mode": report["mode"], "passed": report["passed"],
+                      "counts": report["counts"], "repairs": report["repairs"], "splits": report["splits"],
+                      "report": report["outputs"]["report"]}, indent=2))
     return 0

@@ -8,20 +8,20 @@ from pipeline_contracts import TEST, TRAIN, VALIDATION
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from review_cleaning.records import REPAIRS, SEEN
+
 
 def measure(df: DataFrame) -> dict[str, Any]:
     """All figures of the report with two aggregations over the cached frame (only counts reach the driver).
 
-    Leakage is measured with distinct counts instead of joins: kept rows minus distinct kept texts is the number
-    of texts held twice (so none can be in two splits when it is 0), and distinct urls per side minus distinct
+    Leakage is measured with distinct counts instead of joins: kept rows minus distinct kept duplicate keys is the
+    number of (near-)duplicate texts held twice (so none can be in two splits when it is 0), and distinct urls per side minus distinct
     urls overall is the number of movies on both sides.
     """
+    marks = [F.sum(F.array_contains("_dq_repairs", kind).cast("int")).alias(f"repair:{kind}") for kind in REPAIRS]
+    marks += [F.sum(F.array_contains("_dq_seen", kind).cast("int")).alias(f"seen:{kind}") for kind in SEEN]
     counts = (df.groupBy("_dq_status", "_dq_reason", "split", "_dq_label")
-              .agg(F.count(F.lit(1)).alias("n"),
-                   F.sum(F.col("_dq_hit_break").cast("int")).alias("break"),
-                   F.sum(F.col("_dq_hit_c1").cast("int")).alias("c1"),
-                   F.sum(F.col("_dq_hit_entity").cast("int")).alias("entity"),
-                   F.sum(F.col("_dq_changed").cast("int")).alias("changed"))
+              .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_dq_changed").cast("int")).alias("changed"), *marks)
               .collect())
     kept = F.col("_dq_status") == "kept"
     text = F.when(kept, F.col("_dq_text"))
@@ -37,7 +37,7 @@ def measure(df: DataFrame) -> dict[str, Any]:
         F.min(chars).alias("cmin"), F.percentile(chars, 0.5).alias("cmed"), F.avg(chars).alias("cmean"),
         F.max(chars).alias("cmax"), F.min(words).alias("wmin"), F.percentile(words, 0.5).alias("wmed"),
         F.avg(words).alias("wmean"), F.max(words).alias("wmax"),
-        F.sum(kept.cast("int")).alias("kept"), distinct(F.when(kept, F.col("_dq_text_sha"))).alias("kept_texts"),
+        F.sum(kept.cast("int")).alias("kept"), distinct(F.when(kept, F.col("_dq_dup"))).alias("kept_texts"),
         distinct(F.when(split == TRAIN, url)).alias("u_train"),
         distinct(F.when(split == VALIDATION, url)).alias("u_validation"),
         distinct(F.when(split.isin(TRAIN, VALIDATION), url)).alias("u_train_validation"),

@@ -1,45 +1,57 @@
-"""Job options: the job arguments without the leading ``--``; all values arrive as strings, as Glue passes them."""
+"""Job options: the job arguments without the leading ``--``; all values arrive as strings, as Glue passes them.
+
+The thresholds and rule switches are one field per entry of ``pipeline_contracts.DATA_QUALITY_DEFAULTS``, typed by
+their default (an int default is an integer argument, a float one a share between 0 and 1, a bool one
+``true``/``false``, a str one text), so the job, the CDK stacks and the offline runner cannot disagree on them.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, field, make_dataclass
 from typing import Any
 
-from pipeline_contracts import DATA_QUALITY_DEFAULTS
+from pipeline_contracts import DATA_QUALITY_DEFAULTS, MODES, TRAIN_MODE
 
 from review_cleaning.errors import InputError
 
-# The gate's defaults as Glue passes them (strings); the values live in pipeline_contracts.
-DEFAULT_THRESHOLDS: dict[str, str] = {name: str(value) for name, value in DATA_QUALITY_DEFAULTS.items()}
-INTEGER_OPTIONS = tuple(name for name, value in DATA_QUALITY_DEFAULTS.items() if isinstance(value, int))
+# The defaults as Glue passes them (strings); the values live in pipeline_contracts.
+DEFAULT_THRESHOLDS: dict[str, str] = {
+    name: (str(value).lower() if isinstance(value, bool) else str(value)) for name, value in DATA_QUALITY_DEFAULTS.items()}
+INTEGER_OPTIONS = tuple(name for name, value in DATA_QUALITY_DEFAULTS.items()
+                        if isinstance(value, int) and not isinstance(value, bool))
 REQUIRED_OPTIONS = ("input_uri", "curated_uri", "run_id")
-OPTIONAL_OPTIONS = ("input_format", *DEFAULT_THRESHOLDS)
+OPTIONAL_OPTIONS = ("input_format", "mode", *DEFAULT_THRESHOLDS)
 INPUT_FORMATS = ("auto", "csv", "jsonl", "parquet", "aclimdb")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+LANGUAGE_PATTERN = re.compile(r"^(?:[a-z]{2,3})?$")
+TRUE_SPELLINGS, FALSE_SPELLINGS = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
-@dataclass(frozen=True)
-class JobOptions:
-    input_uri: str
-    curated_uri: str
-    run_id: str
-    input_format: str = "auto"
-    min_rows: int = DATA_QUALITY_DEFAULTS["min_rows"]
-    max_quarantine_share: float = DATA_QUALITY_DEFAULTS["max_quarantine_share"]
-    min_class_share: float = DATA_QUALITY_DEFAULTS["min_class_share"]
-    max_duplicate_share: float = DATA_QUALITY_DEFAULTS["max_duplicate_share"]
-    min_text_chars: int = DATA_QUALITY_DEFAULTS["min_text_chars"]
-    max_text_chars: int = DATA_QUALITY_DEFAULTS["max_text_chars"]
-    validation_share: float = DATA_QUALITY_DEFAULTS["validation_share"]
-    seed: int = DATA_QUALITY_DEFAULTS["seed"]
-
-    def thresholds(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k in DEFAULT_THRESHOLDS}
+def _thresholds(self) -> dict[str, Any]:
+    return {k: v for k, v in asdict(self).items() if k in DEFAULT_THRESHOLDS}
 
 
-def parse_options(options: Mapping[str, str]) -> JobOptions:
+JobOptions = make_dataclass(
+    "JobOptions",
+    [("input_uri", str), ("curated_uri", str), ("run_id", str),
+     ("input_format", str, field(default="auto")), ("mode", str, field(default=TRAIN_MODE)),
+     *[(name, type(value), field(default=value)) for name, value in DATA_QUALITY_DEFAULTS.items()]],
+    frozen=True,
+    namespace={"thresholds": _thresholds, "__doc__": "The validated job arguments."},
+)
+JobOptions.__module__ = __name__
+
+
+def _choice(options: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = str(options.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise InputError(f"--{name}: one of {list(allowed)}, got {value!r}")
+    return value
+
+
+def parse_options(options: Mapping[str, str]):
     """Validate the job arguments; any problem is an :class:`InputError` naming the argument."""
     unknown = sorted(set(options) - set(REQUIRED_OPTIONS) - set(OPTIONAL_OPTIONS))
     if unknown:
@@ -51,22 +63,39 @@ def parse_options(options: Mapping[str, str]) -> JobOptions:
     values: dict[str, Any] = {k: str(options[k]).strip() for k in REQUIRED_OPTIONS}
     if not RUN_ID_PATTERN.match(values["run_id"]):
         raise InputError(f"--run_id: letters, digits, '.', '_' and '-' only (max 128), got {values['run_id']!r}")
-    fmt = str(options.get("input_format") or "auto").strip().lower()
-    if fmt not in INPUT_FORMATS:
-        raise InputError(f"--input_format: one of {list(INPUT_FORMATS)}, got {fmt!r}")
-    values["input_format"] = fmt
+    values["input_format"] = _choice(options, "input_format", "auto", INPUT_FORMATS)
+    values["mode"] = _choice(options, "mode", TRAIN_MODE, MODES)
     for name, default in DEFAULT_THRESHOLDS.items():
         values[name] = _threshold(name, str(options.get(name, default)).strip())
+    _check_consistency(values)
+    return JobOptions(**values)
+
+
+def _check_consistency(values: dict[str, Any]) -> None:
     if values["min_class_share"] > 0.5:
         raise InputError(f"--min_class_share: must be at most 0.5, got {values['min_class_share']}")
     if values["min_text_chars"] >= values["max_text_chars"]:
         raise InputError(f"--min_text_chars ({values['min_text_chars']}) must be below --max_text_chars "
                          f"({values['max_text_chars']})")
-    return JobOptions(**values)
+    if values["negative_max_rating"] >= values["positive_min_rating"]:
+        raise InputError(f"--negative_max_rating ({values['negative_max_rating']}) must be below "
+                         f"--positive_min_rating ({values['positive_min_rating']})")
 
 
-def _threshold(name: str, raw: str) -> int | float:
-    """One threshold argument: an integer for the integer defaults, else a share between 0 and 1."""
+def _threshold(name: str, raw: str) -> int | float | bool | str:
+    """One argument, typed by its default: integer, share between 0 and 1, true/false, or a language code."""
+    default = DATA_QUALITY_DEFAULTS[name]
+    if isinstance(default, bool):
+        if raw.lower() in TRUE_SPELLINGS:
+            return True
+        if raw.lower() in FALSE_SPELLINGS:
+            return False
+        raise InputError(f"--{name}: expected true or false, got {raw!r}")
+    if isinstance(default, str):
+        value = "" if raw.lower() in ("off", "none") else raw.lower()
+        if not LANGUAGE_PATTERN.match(value):
+            raise InputError(f"--{name}: an ISO 639-1 language code such as 'en', or 'off', got {raw!r}")
+        return value
     kind = int if name in INTEGER_OPTIONS else float
     try:
         value = kind(raw)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipeline_contracts import TEST
-from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -29,6 +28,7 @@ from review_cleaning.columns import (
 from review_cleaning.errors import InputError
 from review_cleaning.filesystem import dir_exists, first_line, list_input
 from review_cleaning.formats import detect_format, files_of_format
+from review_cleaning.records import decode_latin1_field
 
 
 @dataclass
@@ -41,6 +41,8 @@ class RawInput:
     roles: dict[str, str | None]
     files: list[str] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
+    latin1: bool = False  # the string columns hold bytes read as Latin-1: the cleaning decodes them (records.py)
+    key_candidates: list[str] = field(default_factory=list)  # decided on the classified rows (classification.py)
 
 
 def read_input(spark: SparkSession, uri: str, input_format: str = "auto") -> RawInput:
@@ -66,23 +68,25 @@ def read_input(spark: SparkSession, uri: str, input_format: str = "auto") -> Raw
     try:
         if fmt == "aclimdb":
             std, original, roles, files = read_aclimdb(spark, root)
-        elif fmt == "csv":
-            std, original, roles = standardize_table(spark, _read_csv(spark, files), fmt)
-        elif fmt == "jsonl":
-            std, original, roles = standardize_table(spark, _read_jsonl(spark, files), fmt)
         else:
-            std, original, roles = standardize_table(spark, spark.read.parquet(*files), fmt)
+            table = (_read_csv(spark, files) if fmt == "csv" else _read_jsonl(spark, files) if fmt == "jsonl"
+                     else spark.read.parquet(*files))
+            std, original, roles = standardize_table(spark, table, fmt)
     except InputError:
         raise
     except Exception as exc:
         raise InputError(f"cannot read {uri} as {fmt}: {first_line(exc)}") from None
-    return RawInput(std, fmt, original, roles, files, ignored)
+    candidates = [] if "review_id" in roles else key_candidates(original)
+    return RawInput(std, fmt, original, roles, files, ignored, latin1=fmt == "csv", key_candidates=candidates)
 
 
 def _read_csv(spark: SparkSession, files: list[str]) -> DataFrame:
+    """CSV read as Latin-1, which maps every byte to one character: nothing is lost or replaced at reading, and the
+    cleaning decodes each field as UTF-8, with Windows-1252 for rows exported in it (records.decode_latin1_field).
+    Quotes, commas and line breaks are ASCII, which no UTF-8 sequence contains, so the parse is the same."""
     reader = (spark.read.option("header", True).option("multiLine", True).option("escape", '"')
-              .option("encoding", "UTF-8"))
-    columns = reader.csv(files).columns
+              .option("encoding", "ISO-8859-1"))
+    columns = [decode_latin1_field(c)[0].removeprefix("\ufeff") for c in reader.csv(files).columns]  # UTF-8 BOM
     if CORRUPT_COLUMN in columns:
         raise InputError(f"the CSV header has a column named {CORRUPT_COLUMN}, which the job reserves")
     schema = T.StructType([T.StructField(c, T.StringType()) for c in columns]
@@ -98,7 +102,7 @@ def _read_jsonl(spark: SparkSession, files: list[str]) -> DataFrame:
 
 
 def table_roles(data_columns: list[str]) -> dict[str, str | None]:
-    """The column of each role (review_id aside, which needs the data); no text or label column is an error."""
+    """The column of each role (review_id aside, which needs the data); no text column is an error."""
     roles = {
         "text": find_column(data_columns, TEXT_COLUMN_CANDIDATES),
         "label": find_column(data_columns, LABEL_COLUMN_CANDIDATES),
@@ -109,14 +113,23 @@ def table_roles(data_columns: list[str]) -> dict[str, str | None]:
     if roles["text"] is None:
         raise InputError(f"no text column: looked for {list(TEXT_COLUMN_CANDIDATES)} "
                          f"(any case); columns found: {data_columns}")
-    if roles["label"] is None:
-        raise InputError(f"no label column: looked for {list(LABEL_COLUMN_CANDIDATES)} "
-                         f"(any case); columns found: {data_columns}. Unlabeled data cannot train the model.")
     return roles
 
 
+def require_label(raw: RawInput) -> None:
+    """Training needs a label column (scoring does not)."""
+    if raw.roles.get("label") is None:
+        columns = [c for c in raw.original_columns if c != CORRUPT_COLUMN]
+        raise InputError(f"no label column: looked for {list(LABEL_COLUMN_CANDIDATES)} "
+                         f"(any case); columns found: {columns}. Unlabeled data cannot train the model; "
+                         "to score it, run with --mode score.")
+
+
 def standardize_table(spark: SparkSession, df: DataFrame, fmt: str) -> tuple[DataFrame, list[str], dict]:
-    """Map a tabular frame's columns to the INTERNAL roles; an input without text or label column is an error."""
+    """Map a tabular frame's columns to the INTERNAL roles; an input without a text column is an error.
+
+    The review_id role (a unique key column) needs the data: it is decided on the classified rows, whose cache
+    holds every original column (classification.choose_key), so the input is read once."""
     original = [c for c in df.columns]
     data_columns = [c for c in original if c != CORRUPT_COLUMN]
     if not data_columns:
@@ -130,8 +143,6 @@ def standardize_table(spark: SparkSession, df: DataFrame, fmt: str) -> tuple[Dat
     parallelism = spark.sparkContext.defaultParallelism
     if df.rdd.getNumPartitions() < parallelism:
         df = df.repartition(parallelism * 2)
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
-    roles["review_id"] = _unique_key_column(df, data_columns)
     return _standardized(df, original, roles), original, roles
 
 
@@ -146,8 +157,6 @@ def _standardized(df: DataFrame, original: list[str], roles: dict[str, str | Non
     if roles["split"]:
         spelled = F.lower(F.trim(col("split").cast("string")))
         split_hint = F.when(spelled.isin(*TEST_SPLIT_SPELLINGS), F.lit(TEST))
-    elif roles["review_id"]:
-        split_hint = F.when(col("review_id").cast("string").rlike(r"(^|/)test/"), F.lit(TEST))
     malformed = F.col(CORRUPT_COLUMN).isNotNull() if CORRUPT_COLUMN in original else F.lit(False)
     return df.select(
         *[F.col(f"`{c}`") for c in original],
@@ -163,16 +172,7 @@ def _standardized(df: DataFrame, original: list[str], roles: dict[str, str | Non
     )
 
 
-def _unique_key_column(df: DataFrame, columns: list[str]) -> str | None:
-    """The first KEY_COLUMN_CANDIDATES column that has a value on every row and no repeated value."""
-    present = [c for c in (find_column(columns, [k]) for k in KEY_COLUMN_CANDIDATES) if c]
-    if not present:
-        return None
-    aggs = [F.count(F.lit(1)).alias("_rows")]
-    for i, c in enumerate(present):
-        aggs += [F.count(F.col(f"`{c}`")).alias(f"n{i}"), F.countDistinct(F.col(f"`{c}`")).alias(f"d{i}")]
-    row = df.filter(F.col(CORRUPT_COLUMN).isNull() if CORRUPT_COLUMN in df.columns else F.lit(True)).agg(*aggs).first()
-    for i, c in enumerate(present):
-        if row[f"n{i}"] == row["_rows"] == row[f"d{i}"]:
-            return c
-    return None
+def key_candidates(columns: list[str]) -> list[str]:
+    """The KEY_COLUMN_CANDIDATES columns present, in the candidates' order (the first complete and unique wins)."""
+    data_columns = [c for c in columns if c != CORRUPT_COLUMN]
+    return [c for c in (find_column(data_columns, [k]) for k in KEY_COLUMN_CANDIDATES) if c]

@@ -6,11 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline_contracts import SPLITS, TEST, VALIDATION
+from pipeline_contracts import SCORE_MODE, SPLITS, TEST, VALIDATION
 
-from review_cleaning.classification import REJECT_REASONS
-from review_cleaning.options import JobOptions
 from review_cleaning.readers import RawInput
+from review_cleaning.records import REJECT_REASONS, REPAIRS, SEEN
 
 Rows = list[dict[str, Any]]
 
@@ -39,8 +38,12 @@ def split_figures(rows: Rows) -> dict[str, dict[str, Any]]:
 
 
 def gate_checks(counts: dict[str, int], splits: dict[str, dict[str, Any]], figures: dict[str, Any], raw: RawInput,
-                opts: JobOptions) -> list[dict[str, Any]]:
-    """Every check of the data-quality gate with its value, threshold and verdict."""
+                opts) -> list[dict[str, Any]]:
+    """Every check of the data-quality gate with its value, threshold and verdict.
+
+    Scoring (``--mode score``) checks the accounting, that something is left to score and the quarantine share;
+    class balance, duplicates and leakage concern training data only.
+    """
     read, kept = counts["read"], counts["kept"]
     duplicates, quarantined = counts["duplicates_collapsed"], counts["quarantined"]
     checks: list[dict[str, Any]] = []
@@ -50,9 +53,14 @@ def gate_checks(counts: dict[str, int], splits: dict[str, dict[str, Any]], figur
 
     check("accounting_identity", read - (kept + duplicates + quarantined), 0, read == kept + duplicates + quarantined,
           description="rows read - (kept + duplicates collapsed + quarantined)")
-    check("min_rows", kept, opts.min_rows, kept >= opts.min_rows, description="rows kept for training and evaluation")
+    if opts.mode == SCORE_MODE:
+        check("min_rows", kept, 1, kept >= 1, description="rows kept for scoring")
+    else:
+        check("min_rows", kept, opts.min_rows, kept >= opts.min_rows, description="rows kept for training and evaluation")
     check("max_quarantine_share", _share(quarantined, read), opts.max_quarantine_share,
           read > 0 and _share(quarantined, read) <= opts.max_quarantine_share)
+    if opts.mode == SCORE_MODE:
+        return checks
     check("max_duplicate_share", _share(duplicates, read), opts.max_duplicate_share,
           _share(duplicates, read) <= opts.max_duplicate_share)
     lo, hi = opts.min_class_share, 1 - opts.min_class_share
@@ -67,7 +75,8 @@ def gate_checks(counts: dict[str, int], splits: dict[str, dict[str, Any]], figur
         check(f"min_class_share:{split}", value, lo, figs["rows"] > 0 and lo <= share <= hi,
               description=f"smaller class share in {split}")
     check("no_leakage", figures["leaked_texts"], 0, figures["leaked_texts"] == 0,
-          description="kept rows whose cleaned text another kept row has (0 = no text in two splits)")
+          description="kept rows whose duplicate key (case, spacing and punctuation ignored) another kept row has "
+                      "(0 = no near-duplicate in two splits)")
     if raw.roles.get("url"):
         check("no_group_leakage", figures["leaked_groups"], 0, figures["leaked_groups"] == 0,
               description="movie urls with reviews in both train and validation")
@@ -86,7 +95,7 @@ def _text_length(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_report(figures: dict[str, Any], raw: RawInput, opts: JobOptions, outputs: dict[str, str]) -> dict[str, Any]:
+def build_report(figures: dict[str, Any], raw: RawInput, opts, outputs: dict[str, str]) -> dict[str, Any]:
     """The data_quality.json document (docs/data-quality.md) with its checks; pure function of the measured figures."""
     rows = figures["counts"]
     total = _counter(rows)
@@ -94,16 +103,13 @@ def build_report(figures: dict[str, Any], raw: RawInput, opts: JobOptions, outpu
               "duplicates_collapsed": total(lambda r: r["_dq_status"] == "duplicate"),
               "quarantined": total(lambda r: r["_dq_status"] == "quarantined")}
     reasons = {reason: total(lambda r, reason=reason: r["_dq_reason"] == reason) for reason in REJECT_REASONS}
-    splits = split_figures(rows)
+    splits = split_figures(rows) if opts.mode != SCORE_MODE else {}
     checks = gate_checks(counts, splits, figures, raw, opts)
-    cleaning = {
-        "rows_changed": total_hits(rows, "changed"),
-        "rows_with_br_tags": total_hits(rows, "break"),
-        "rows_with_c1_controls": total_hits(rows, "c1"),
-        "rows_with_ampersand": total_hits(rows, "entity"),
-    }
+    cleaning = {"rows_changed": total_hits(rows, "changed"),
+                **{f"rows_with_{kind}": total_hits(rows, f"seen:{kind}") for kind in SEEN}}
     return {
         "run_id": opts.run_id,
+        "mode": opts.mode,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "passed": all(c["passed"] for c in checks),
         "input": {"uri": opts.input_uri, "format": raw.input_format, "files": len(raw.files),
@@ -113,6 +119,7 @@ def build_report(figures: dict[str, Any], raw: RawInput, opts: JobOptions, outpu
         "thresholds": opts.thresholds(),
         "counts": counts,
         "quarantine_reasons": reasons,
+        "repairs": {kind: total_hits(rows, f"repair:{kind}") for kind in REPAIRS},
         "duplicates": {"groups": figures["duplicate_groups"], "copies_collapsed": counts["duplicates_collapsed"]},
         "splits": splits,
         "text_length": _text_length(figures["stats"]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline_contracts import run_outputs
+from pipeline_contracts import SCORE_MODE, run_outputs, scoring_outputs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -17,8 +17,11 @@ from review_cleaning.filesystem import delete_path
 from review_cleaning.readers import RawInput
 
 
-def output_uris(curated_uri: str, run_id: str) -> dict[str, str]:
-    """Where one run writes: curated, table, quarantine, duplicates and report."""
+def output_uris(curated_uri: str, run_id: str, mode: str = "train") -> dict[str, str]:
+    """Where one run writes: curated, table, quarantine, duplicates and report (scoring: its input instead)."""
+    if mode == SCORE_MODE:
+        uris = scoring_outputs(curated_uri, run_id)
+        return {k: uris[k] for k in ("scoring_input", "quarantine", "duplicates", "report")}
     return run_outputs(curated_uri, run_id)
 
 
@@ -29,6 +32,22 @@ def _files_for(rows: int, rows_per_file: int = 200_000) -> int:
 def write_outputs(spark: SparkSession, df: DataFrame, raw: RawInput, report: dict[str, Any], uris: dict[str, str]) -> None:
     """Curated channels, table partitions, quarantine and duplicates; only under this run's own prefixes."""
     spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    if "scoring_input" in uris:
+        _write_scoring_input(df, report, uris["scoring_input"])
+    else:
+        _write_training_data(df, report, uris)
+    _write_rejects(df, raw, report, uris)
+
+
+def _write_scoring_input(df: DataFrame, report: dict[str, Any], uri: str) -> None:
+    """Kept records as uncompressed JSON Lines ``{"review_id", "text"}``: Batch Transform splits them by line."""
+    kept = df.filter(F.col("_dq_status") == "kept").select("review_id", F.col("_dq_text").alias("text"))
+    (kept.repartition(_files_for(report["counts"]["kept"]), "review_id").sortWithinPartitions("review_id")
+     .write.mode("overwrite").json(uri))
+
+
+def _write_training_data(df: DataFrame, report: dict[str, Any], uris: dict[str, str]) -> None:
+    spark = df.sparkSession
     record = df.filter(F.col("_dq_status") == "kept").select(
         "review_id", F.col("_dq_text").alias("text"), F.col("_dq_label").alias("label"),
         F.col("_dq_rating").alias("rating"), "split")
@@ -40,9 +59,14 @@ def write_outputs(spark: SparkSession, df: DataFrame, raw: RawInput, report: dic
          .json(f"{uris['curated']}/{split}"))
     (record.repartition("split").sortWithinPartitions("review_id").write.mode("overwrite")
      .partitionBy("split").parquet(uris["table"]))
+
+
+def _write_rejects(df: DataFrame, raw: RawInput, report: dict[str, Any], uris: dict[str, str]) -> None:
+    """The quarantine (original columns as read, with reason and detail) and the collapsed duplicates."""
     quarantine = df.filter(F.col("_dq_status") == "quarantined").select(
         *[F.col(f"`{c}`") for c in raw.original_columns],
-        F.col("_dq_reason").alias("reject_reason"), F.lit(report["run_id"]).alias("run_id"))
+        F.col("_dq_reason").alias("reject_reason"), F.col("_dq_detail").alias("reject_detail"),
+        F.lit(report["run_id"]).alias("run_id"))
     (quarantine.coalesce(1).write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
      .json(uris["quarantine"]))
     duplicates = df.filter(F.col("_dq_status") == "duplicate").select(

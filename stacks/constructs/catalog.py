@@ -20,7 +20,8 @@ from aws_cdk import Fn, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
-from pipeline_contracts import REVIEWS_TABLE, REVIEWS_TABLE_PREFIX, SPLITS
+from pipeline_contracts import PREDICTIONS_TABLE, PREDICTIONS_TABLE_PREFIX, REVIEWS_TABLE, REVIEWS_TABLE_PREFIX, SPLITS
+from predictions_table import PREDICTION_COLUMNS
 
 REVIEWS_PREFIX = REVIEWS_TABLE_PREFIX  # tables/reviews/ (run_id=<run id>/split=<split>/ below it)
 # Column name -> Glue/Hive type; the Parquet schema the Glue job writes (docs/architecture.md, cleaned review record; review_cleaning.writers).
@@ -90,3 +91,53 @@ class ReviewsCatalog(Construct):
             ),
         )
         self.table.node.add_dependency(self.database)
+
+
+class PredictionsTable(Construct):
+    """The ``predictions`` table (Parquet, partition projection on ``run_id``) over every scoring run's partition.
+
+    Its columns are the Parquet schema ``predictions_table`` writes (the scoring run's publish job and the
+    offline ``ds-on-aws score`` alike)::
+
+        SELECT label, count(*) FROM predictions WHERE run_id = '<run id>' GROUP BY label
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, database_name: str, curated_bucket: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        account = Stack.of(self).account
+        self.table_name = PREDICTIONS_TABLE
+        template = Fn.sub(
+            "s3://${Bucket}/" + PREDICTIONS_TABLE_PREFIX + "run_id=${!run_id}/", {"Bucket": curated_bucket.bucket_name}
+        )
+        self.table = glue.CfnTable(
+            self,
+            "PredictionsTable",
+            catalog_id=account,
+            database_name=database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=PREDICTIONS_TABLE,
+                description="Predictions of every scoring run (one row per review id), written by the scoring state "
+                "machine's publish job and by ds-on-aws score",
+                table_type="EXTERNAL_TABLE",
+                parameters={
+                    "classification": "parquet",
+                    "EXTERNAL": "TRUE",
+                    "projection.enabled": "true",
+                    "projection.run_id.type": "injected",
+                    "storage.location.template": template,
+                },
+                partition_keys=[glue.CfnTable.ColumnProperty(name="run_id", type="string")],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    location=f"s3://{curated_bucket.bucket_name}/{PREDICTIONS_TABLE_PREFIX}",
+                    columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in PREDICTION_COLUMNS],
+                    input_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+                        parameters={"serialization.format": "1"},
+                    ),
+                    compressed=False,
+                    stored_as_sub_directories=False,
+                ),
+            ),
+        )

@@ -50,6 +50,7 @@ class TeardownSageMakerResources(Construct):
         name_prefix: str,
         encryption_key: kms.IKey | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        stop_transform_jobs: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if not name_prefix:
@@ -67,6 +68,8 @@ class TeardownSageMakerResources(Construct):
         )
 
         statements = self._statements(stack, arn_prefix, stack_tag)
+        if stop_transform_jobs:
+            statements += self._transform_statements(stack, arn_prefix, stack_tag)
         self.role = iam.Role(
             self,
             "Role",
@@ -75,7 +78,7 @@ class TeardownSageMakerResources(Construct):
             # Inline (not a separate AWS::IAM::Policy): the permissions live exactly as long as the role.
             inline_policies={"Teardown": iam.PolicyDocument(statements=statements)},
         )
-        self._acknowledge_findings(stack, arn_prefix)  # the findings of those statements
+        self._acknowledge_findings(stack, arn_prefix, stop_transform_jobs)  # the findings of those statements
         self.function = lambda_.Function(
             self,
             "Function",
@@ -94,7 +97,8 @@ class TeardownSageMakerResources(Construct):
             "Resource",
             service_token=self.function.function_arn,
             resource_type=RESOURCE_TYPE,
-            properties={"StackTag": stack_tag, "NamePrefix": name_prefix},
+            properties={"StackTag": stack_tag, "NamePrefix": name_prefix,
+                        **({"StopTransformJobs": "true"} if stop_transform_jobs else {})},
             # If the function never answers, CloudFormation gives up after this instead of the default hour.
             service_timeout=LAMBDA_TIMEOUT.plus(Duration.minutes(1)),
         )
@@ -148,15 +152,32 @@ class TeardownSageMakerResources(Construct):
             ),
         ]
 
-    def _acknowledge_findings(self, stack: Stack, arn_prefix: str) -> None:
+    @staticmethod
+    def _transform_statements(stack: Stack, arn_prefix: str, stack_tag: str) -> list[iam.PolicyStatement]:
+        """List running transform jobs (no resource type), read their tags, stop only this stack's."""
+        jobs = stack.format_arn(service="sagemaker", resource="transform-job", resource_name=f"{arn_prefix}*")
+        return [
+            iam.PolicyStatement(sid="ListTransformJobs", actions=["sagemaker:ListTransformJobs"], resources=["*"]),
+            iam.PolicyStatement(sid="ReadTransformJobTags", actions=["sagemaker:ListTags"], resources=[jobs]),
+            iam.PolicyStatement(
+                sid="StopTaggedTransformJobs",
+                actions=["sagemaker:StopTransformJob"],
+                resources=[jobs],
+                conditions={"StringEquals": {f"aws:ResourceTag/{STACK_TAG_KEY}": stack_tag}},
+            ),
+        ]
+
+    def _acknowledge_findings(self, stack: Stack, arn_prefix: str, stop_transform_jobs: bool = False) -> None:
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
             "sagemaker:ListEndpoints, ListEndpointConfigs and ListModels do not support resource-level permissions "
             "(the Service Authorization Reference lists no resource type for them), so they need Resource '*'. "
-            "They only list names; every describe/tag/delete action is scoped to the project's name prefix.",
+            "They only list names; every describe/tag/delete action is scoped to the project's name prefix."
+            + (" sagemaker:ListTransformJobs likewise has no resource type; StopTransformJob is scoped to the prefix "
+               "and the stack tag." if stop_transform_jobs else ""),
         )
-        for kind in ARN_KINDS:
+        for kind in (*ARN_KINDS, *(("transform-job",) if stop_transform_jobs else ())):
             acknowledge(
                 self.role,
                 f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/{arn_prefix}*]",

@@ -50,6 +50,15 @@ TRANSIENT_ERRORS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"),
         ("SNS.AmazonSNSException",),
     ),
+    "s3": ((), ("S3.S3Exception",)),  # arn:aws:states:::aws-sdk:s3:* (SlowDown is unmodeled)
+    "lambda": (  # the optimized lambda:invoke integration
+        ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"),
+        ("Lambda.AWSLambdaException",),
+    ),
+    "comprehend": (  # arn:aws:states:::aws-sdk:comprehend:*
+        ("Comprehend.TooManyRequestsException", "Comprehend.InternalServerException"),
+        ("Comprehend.ComprehendException",),
+    ),
 }
 
 
@@ -99,7 +108,9 @@ class Notifications(Construct):
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
-    def notify_uncatchable_ends(self, state_machine: sfn.IStateMachine) -> events.Rule:
+    def notify_uncatchable_ends(
+        self, state_machine: sfn.IStateMachine, construct_id: str = "UncatchableEnds", scope: Construct | None = None
+    ) -> events.Rule:
         """Publish on the topic when an execution TIMES OUT or is ABORTED.
 
         Those two ends bypass every ``Catch`` (and so the state machine's own failure path), so the only way to hear
@@ -111,10 +122,11 @@ class Notifications(Construct):
         for every rule in every account. The target gets an immutable view of the role: CDK's own grant would add
         ``kms:GenerateDataKey*``.
         """
-        stack = Stack.of(self)
+        scope = scope or self  # another stack's state machine: its rule lives in that stack
+        stack = Stack.of(scope)
         role = iam.Role(
-            self,
-            "UncatchableEndsRole",
+            scope,
+            f"{construct_id}Role",
             description="EventBridge: publish the timed-out/aborted execution notice on the pipeline topic",
             assumed_by=iam.ServicePrincipal(
                 "events.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
@@ -127,8 +139,8 @@ class Notifications(Construct):
             )
         )
         rule = events.Rule(
-            self,
-            "UncatchableEnds",
+            scope,
+            construct_id,
             description="Notify when a pipeline execution times out or is aborted (no Catch sees those)",
             event_pattern=events.EventPattern(
                 source=["aws.states"],

@@ -28,6 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
+from stacks.constructs.baseline import BaselineResources
 from stacks.constructs.deployment import EndpointDeployment
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.policies import local_finding, no_resource_type_finding
@@ -91,6 +92,15 @@ class PipelineStateMachine(Construct):
             name_prefix=self.prefix,
         )
         self.endpoint_arns = self.deployment.endpoint_arns
+        self.baseline = BaselineResources(
+            self,
+            "Baseline",
+            config=config,
+            key=key,
+            curated_bucket=curated_bucket,
+            artifacts_bucket=artifacts_bucket,
+            glue_job=glue_job,
+        )
         definition = pipeline_definition(
             self,
             PipelineParts(
@@ -104,6 +114,7 @@ class PipelineStateMachine(Construct):
                 deployment=self.deployment,
                 notifications=notifications,
                 failures=self.failures,
+                baseline=self.baseline,
             ),
         )
         self._state_machine(definition, key)
@@ -146,7 +157,7 @@ class PipelineStateMachine(Construct):
         c = self.config
         return (
             c.glue.timeout_minutes * 60
-            + c.training.max_wait_seconds
+            + max(c.training.max_wait_seconds, c.baseline.max_wait_seconds)  # side by side
             + c.endpoint.wait_seconds * c.endpoint.max_wait_attempts
             + 3600
         )
@@ -158,6 +169,7 @@ class PipelineStateMachine(Construct):
             *self._run_statements(glue_job),
             *self._hosting_statements(),
             *self._service_statements(key, notifications),
+            *self._baseline_statements(key),
         ]
         self.policy = iam.Policy(self, "Policy", statements=statements, roles=[self.role])
         self.state_machine.node.add_dependency(self.policy)
@@ -174,6 +186,13 @@ class PipelineStateMachine(Construct):
             "the CloudWatch Logs log-delivery APIs and the X-Ray trace APIs"
         ).items():
             acknowledge(self.policy, rule_id, reason)
+        acknowledge(
+            self.policy,
+            local_finding("comprehend:<AWS::Region>:<AWS::AccountId>:sentiment-detection-job/*"),
+            "Comprehend names a sentiment detection job's ARN by the job id it generates when the job starts, so no "
+            "narrower pattern exists at deploy time; StartSentimentDetectionJob is further limited to the data key "
+            "for volume and output (comprehend:VolumeKmsKey, comprehend:OutputKmsKey)",
+        )
         del raw  # the state machine never reads data itself
 
     def _sm_arn(self, resource: str, name: str) -> str:
@@ -248,6 +267,33 @@ class PipelineStateMachine(Construct):
                 actions=["iam:PassRole"],
                 resources=[self.training.role.role_arn, self.deployment.model_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]
+
+    def _baseline_statements(self, key: kms.IKey) -> list[iam.PolicyStatement]:
+        """Invoke the baseline function; start (with the data key only), watch and stop Comprehend jobs; pass its role."""
+        jobs = Stack.of(self).format_arn(service="comprehend", resource="sentiment-detection-job", resource_name="*")
+        return [
+            iam.PolicyStatement(sid="InvokeBaselineFunction", actions=["lambda:InvokeFunction"],
+                                resources=[self.baseline.function.function_arn]),
+            iam.PolicyStatement(
+                sid="StartComprehendJobWithDataKey",
+                actions=["comprehend:StartSentimentDetectionJob"],
+                resources=[jobs],
+                conditions={"StringEquals": {"comprehend:VolumeKmsKey": key.key_arn,
+                                             "comprehend:OutputKmsKey": key.key_arn}},
+            ),
+            iam.PolicyStatement(
+                sid="WatchAndTagComprehendJobs",
+                actions=["comprehend:DescribeSentimentDetectionJob", "comprehend:StopSentimentDetectionJob",
+                         "comprehend:TagResource"],
+                resources=[jobs],
+            ),
+            iam.PolicyStatement(
+                sid="PassComprehendRole",
+                actions=["iam:PassRole"],
+                resources=[self.baseline.comprehend_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "comprehend.amazonaws.com"}},
             ),
         ]
 

@@ -10,9 +10,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
+from stacks.constructs.baseline import BaselineResources
 from stacks.constructs.deployment import EndpointDeployment
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.training import TrainingStep
+from stacks.state_machine.baseline import ComprehendBaseline
+from stacks.state_machine.beside_training import TrainBesideBaseline
 from stacks.state_machine.clean import CleanReviews
 from stacks.state_machine.endpoint import CreateOrUpdateEndpoint, WaitForEndpoint
 from stacks.state_machine.finish import NotifyDeployed, RecordLiveModel
@@ -37,10 +40,11 @@ class PipelineParts:
     deployment: EndpointDeployment
     notifications: Notifications
     failures: FailureHandler
+    baseline: BaselineResources
 
 
 def pipeline_definition(scope: Construct, parts: PipelineParts) -> sfn.IChainable:
-    """prepare -> clean -> train -> live-model lookup -> model gate -> create or update endpoint -> wait for it
+    """prepare -> clean -> train (beside the managed baseline, then the evaluation report) -> live-model lookup -> model gate -> create or update endpoint -> wait for it
     -> smoke test (and restore) -> record -> notify. Every failure goes to ``parts.failures``."""
     p, failures = parts, parts.failures
     hosting = {"deployment": p.deployment, "failures": failures}
@@ -60,7 +64,16 @@ def pipeline_definition(scope: Construct, parts: PipelineParts) -> sfn.IChainabl
         failures=failures,
     )
     clean = CleanReviews(scope, "Clean", glue_job=p.glue_job, failures=failures)
-    train = TrainModel(scope, "Train", training=p.training, failures=failures)
+    train = TrainBesideBaseline(
+        scope,
+        "TrainBesideBaseline",
+        # The training stage runs in a Parallel branch: its failures end there and are relayed to ``failures``.
+        train=lambda branch_failures: TrainModel(scope, "Train", training=p.training, failures=branch_failures),
+        baseline=ComprehendBaseline(scope, "BaselineBranch", config=p.config.baseline, resources=p.baseline),
+        resources=p.baseline,
+        notifications=p.notifications,
+        failures=failures,
+    )
     lookup = LiveModelLookup(scope, "LiveModelLookup", endpoint_arns=p.deployment.endpoint_arns, failures=failures)
     gate = ModelGate(
         scope, "ModelGate", config=p.config.model_quality, notifications=p.notifications, failures=failures

@@ -251,3 +251,60 @@ class Failure(Field):
 FAILURE = Failure("$.failure")
 ERROR = ErrorInfo("$.error")
 NOTIFY_ERROR = ErrorInfo("$.notify_error")
+
+
+# --- the managed baseline beside training, and the run's evaluation -------------------------------------------------
+
+
+class BaselineStarted(Field):
+    """``$.baseline.started``: the Comprehend job id and the number of polls so far."""
+
+    job_id: Field
+    attempt: Field
+
+
+class BaselineJob(Field):
+    """The last DescribeSentimentDetectionJob ``SentimentDetectionJobProperties`` (``Message`` is optional)."""
+
+    JobStatus: Field
+    Message: Field
+
+
+class BaselinePoll(Field):
+    job: BaselineJob
+
+
+class BaselineResult(Field):
+    """``$.baseline.result``: ``status`` (COMPLETED, FAILED, STOPPED, TIMED_OUT, UNAVAILABLE, disabled), ``reason``,
+    ``job`` (the last job description) and ``prepared`` (what the input holds)."""
+
+    status: Field
+    reason: Field
+
+
+class Baseline(Field):
+    """``$.baseline`` inside the baseline branch: ``prepared`` (the Lambda's answer), ``started``, ``poll``,
+    ``result``; after the branches merge, ``$.baseline`` is the result alone."""
+
+    prepared: Field
+    started: BaselineStarted
+    poll: BaselinePoll
+    result: BaselineResult
+
+
+BASELINE = Baseline("$.baseline")
+BASELINE_ERROR = ErrorInfo("$.baseline_error")
+#: ``$.branches``: the outputs of the Parallel's two branches (training's document, then ``{"baseline": ...}``).
+BRANCHES = "$.branches"
+MERGED = "$.merged"
+
+
+class Evaluation(Field):
+    """``$.evaluation``: the evaluation Lambda's ``report_uri`` and ``summary`` (the notification's lines)."""
+
+    report_uri: Field
+    summary: Field
+
+
+EVALUATION = Evaluation("$.evaluation")
+EVALUATION_ERROR = ErrorInfo("$.evaluation_error")

@@ -58,6 +58,17 @@ def test_csv_request(server):
     assert [p["label"] for p in payload["predictions"]] == ["positive", "negative"]
 
 
+
+def test_batch_transform_multi_record_request(server):
+    """What Batch Transform sends with SplitType=Line, MultiRecord and InputFilter "$.text": one answer line each."""
+    records = [b'"superb and touching"', b'"  "', b'"awful waste"']
+    headers = {"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"}
+    status, payload, content_type = harness.request(server, "/invocations", b"\n".join(records) + b"\n", headers)
+    assert status == 200 and content_type.startswith("application/jsonlines"), payload[:500]
+    lines = [json.loads(line) for line in payload.decode("utf-8").split("\n")]
+    assert [line.get("label") for line in lines] == ["positive", None, "negative"]
+    assert "instance 1 is empty" in lines[1]["error"]
+
 def test_missing_content_type_counts_as_json(server):
     status, payload, _ = call(server, b'["great film"]', {"Content-Type": ""})
     assert status == 200 and len(payload["predictions"]) == 1
@@ -72,7 +83,7 @@ def test_missing_content_type_counts_as_json(server):
         (b'["great", 5]', JSON, 400, "instance 1 must be a string, got int"),
         (b'["caf\xe9"]', {"Content-Type": "application/json; charset=utf-8"}, 400, "not valid utf-8"),
         (json.dumps(["great"] * 1001).encode(), JSON, 413, "too many texts: 1001 > 1000"),
-        (b'["great"]', {**JSON, "Accept": "text/csv"}, 406, "unsupported accept 'text/csv'"),
+        (b'["great"]', {**JSON, "Accept": "text/html"}, 406, "unsupported accept 'text/html'"),
     ],
     ids=["415-type", "415-charset", "400-json", "400-type", "400-utf8", "413-count", "406-accept"],
 )

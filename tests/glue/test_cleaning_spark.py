@@ -32,17 +32,25 @@ def _random_strings(count: int, seed: int) -> list[str]:
     return ["".join(rng.choice(tokens) for _ in range(rng.randint(0, 25))) for _ in range(count)]
 
 
-def _spark_clean(spark, texts: list[str | None]) -> list[str | None]:
-    df = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "i int, raw string")
-    rows = job.clean_text(df, "raw", "clean").select("i", "clean").collect()
-    by_index = {r["i"]: r["clean"] for r in rows}
-    assert len(by_index) == len(texts), "clean_text lost or duplicated rows"
-    return [by_index[i] for i in range(len(texts))]
+def _classified(spark, texts, labels=None, ratings=None, opts=None):
+    """Rows through the job's Python pass on Spark (review_cleaning.classify), in input order."""
+    labels = labels or ["positive"] * len(texts)
+    ratings = ratings or [None] * len(texts)
+    rows = [(str(i), t, lab, r, str(i), None, None, False, False)
+            for i, (t, lab, r) in enumerate(zip(texts, labels, ratings, strict=True))]
+    df = spark.createDataFrame(rows, "i string, _dq_text_raw string, _dq_label_raw string, _dq_rating_raw string, "
+                                     "_dq_key string, _dq_url string, _dq_split_hint string, _dq_malformed boolean, "
+                                     "_dq_undecodable boolean")
+    raw = job.RawInput(df=df, input_format="jsonl", original_columns=["i"], roles={"text": "i"})
+    opts = opts or job.parse_options({"input_uri": "in", "curated_uri": "out", "run_id": "t"})
+    got = {r["i"]: r for r in job.classify(raw, opts).collect()}
+    assert len(got) == len(texts), "the Python pass lost or duplicated rows"
+    return [got[str(i)] for i in range(len(texts))]
 
 
 def test_spark_cleaning_equals_normalize_text_on_edge_cases_and_random_strings(spark):
     texts = EDGE_CASES + _random_strings(3000, seed=7) + [None]
-    got = _spark_clean(spark, texts)
+    got = [r["_dq_text"] for r in _classified(spark, texts)]
     mismatches = [(t, g, review_text.normalize_text(t)) for t, g in zip(texts, got, strict=True)
                   if g != review_text.normalize_text(t)]
     assert mismatches == []
@@ -56,15 +64,16 @@ def test_each_rule_on_its_own(spark):
         "1990\x962000": "1990\u20132000",  # C1 -> cp1252 punctuation
         "e\u0301": "\u00e9",  # NFC
         "  a \t\u00a0 b  ": "a b",  # whitespace
+        "clich\u00c3\u00a9 &lt;br /&gt;end": "clich\u00e9 end",  # mojibake, escaped HTML
     }
-    assert _spark_clean(spark, list(cases)) == list(cases.values())
+    assert [r["_dq_text"] for r in _classified(spark, list(cases))] == list(cases.values())
 
 
 def test_label_spellings_match_review_text(spark):
-    from pyspark.sql import functions as F
-
     spellings = sorted(review_text.POSITIVE_LABELS | review_text.NEGATIVE_LABELS)
-    values = spellings + [" POS ", "\tNegative\n", "Positive\u00a0", "TRUE", "maybe", "2", "", "  ", None, "+ 1"]
-    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, v string")
-    got = {r["i"]: r["label"] for r in df.select("i", job.normalize_label(F.col("v")).alias("label")).collect()}
-    assert [got[i] for i in range(len(values))] == [review_text.normalize_label(v) for v in values]
+    values = spellings + [" POS ", "\tNegative\n", "Positive\u00a0", "TRUE", "maybe", "2", "", "  ", None, "+ 1",
+                          "Positive.", "p", "postive", "negtive", "neutral"]
+    rows = _classified(spark, [f"a long enough review text number {i}" for i in range(len(values))], labels=values)
+    assert [r["_dq_label"] for r in rows] == [review_text.parse_label(v)[0] for v in values]
+    repaired = [v for v, r in zip(values, rows, strict=True) if "label_spelling" in r["_dq_repairs"]]
+    assert repaired == [v for v in values if review_text.parse_label(v)[1]]

@@ -19,7 +19,8 @@ OPTS = job.parse_options({"input_uri": "x", "curated_uri": "y", "run_id": "t", "
 def _rows(spark, path, fmt="auto"):
     """(review_id, cleaned text, label, rating, reason, split hint) per row, sorted by review_id."""
     raw = job.read_input(spark, str(path), fmt)
-    out = job.classify(raw.df, OPTS).select("review_id", "_dq_text", "_dq_label", "_dq_rating", "_dq_reason",
+    keyed, _ = job.choose_key(job.classify(raw, OPTS), raw)
+    out = keyed.select("review_id", "_dq_text", "_dq_label", "_dq_rating", "_dq_reason",
                                              "_dq_split_hint", "_dq_url").collect()
     return raw, sorted((tuple(r) for r in out), key=lambda r: str(r[0]))
 
@@ -147,6 +148,6 @@ def test_unreadable_input_is_a_one_line_input_error(spark, tmp_path, make, messa
         folder.mkdir()
         make(folder)
     with pytest.raises(InputError) as caught:
-        job.read_input(spark, str(folder))
+        job.require_label(job.read_input(spark, str(folder)))
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)

@@ -81,7 +81,7 @@ def test_report_counts_and_accounting_identity(finished_run):
     assert counts == {"read": 34, "kept": 26, "duplicates_collapsed": 1, "quarantined": 7}
     assert counts["read"] == counts["kept"] + counts["duplicates_collapsed"] + counts["quarantined"]
     reasons = {k: v for k, v in report["quarantine_reasons"].items() if v}
-    assert reasons == {"conflicting_duplicate": 2, "empty_text": 1, "missing_label": 1, "unknown_label": 1,
+    assert reasons == {"near_duplicate_conflict": 2, "empty_text": 1, "missing_label": 1, "unknown_label": 1,
                        "too_short": 1, "too_long": 1}
     assert report["duplicates"] == {"groups": 1, "copies_collapsed": 1}
     assert report["passed"] is True and all(c["passed"] for c in report["checks"])
@@ -129,7 +129,7 @@ def test_table_partitions_and_quarantine(finished_run):
     assert len(quarantine) == report["counts"]["quarantined"]
     assert all(r["run_id"] == "run-7" and r["reject_reason"] for r in quarantine)
     assert {"review", "sentiment", "rating", "file", "url"} <= set(quarantine[0])
-    conflicting = sorted(r["file"] for r in quarantine if r["reject_reason"] == "conflicting_duplicate")
+    conflicting = sorted(r["file"] for r in quarantine if r["reject_reason"] == "near_duplicate_conflict")
     assert conflicting == ["train/x/901.txt", "train/x/902.txt"]
     duplicates = _jsonl(out / "reports" / "run-7" / "duplicates")
     assert duplicates == [{"review_id": "train/x/900.txt", "kept_review_id": "train/x/000.txt"}]

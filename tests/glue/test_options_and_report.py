@@ -16,7 +16,9 @@ BASE = {"input_uri": "in/", "curated_uri": "out/", "run_id": "run-1"}
 
 def test_threshold_defaults_match_the_config_dataclass():
     config = DataQualityConfig()
-    assert job.DEFAULT_THRESHOLDS == {f.name: str(getattr(config, f.name)) for f in fields(config)}
+    assert job.DEFAULT_THRESHOLDS == {k.removeprefix("--"): v for k, v in config.as_job_arguments().items()}
+    assert {f.name for f in fields(config)} == set(job.DEFAULT_THRESHOLDS)
+    assert config.as_job_arguments()["--label_from_rating"] == "true"
     # and the arguments the stacks pass are exactly the ones the job accepts
     assert {k.removeprefix("--") for k in config.as_job_arguments()} <= set(job.OPTIONAL_OPTIONS)
 
@@ -24,6 +26,12 @@ def test_threshold_defaults_match_the_config_dataclass():
 def test_parse_options_defaults_and_types():
     opts = job.parse_options({**BASE, "min_rows": "5", "validation_share": "0.2", "input_format": " CSV "})
     assert (opts.min_rows, opts.validation_share, opts.input_format, opts.seed) == (5, 0.2, "csv", 42)
+    assert (opts.mode, opts.positive_min_rating, opts.negative_max_rating, opts.label_from_rating,
+            opts.language) == ("train", 7, 4, True, "en")
+    opts = job.parse_options({**BASE, "mode": "score", "label_from_rating": "false", "language": "off",
+                              "repair_label_spelling": "no", "language_min_confidence": "0.75"})
+    assert (opts.mode, opts.label_from_rating, opts.language, opts.repair_label_spelling,
+            opts.language_min_confidence) == ("score", False, "", False, 0.75)
 
 
 @pytest.mark.parametrize(
@@ -37,6 +45,11 @@ def test_parse_options_defaults_and_types():
         ({"run_id": "../etc"}, "--run_id: letters, digits"),
         ({"run_id": ""}, "missing job argument(s) ['--run_id']"),
         ({"colour": "red"}, "unknown job argument(s) ['--colour']"),
+        ({"mode": "predict"}, "--mode: one of ['train', 'score']"),
+        ({"label_from_rating": "maybe"}, "--label_from_rating: expected true or false, got 'maybe'"),
+        ({"language": "english"}, "--language: an ISO 639-1 language code"),
+        ({"negative_max_rating": "7"}, "--negative_max_rating (7) must be below --positive_min_rating (7)"),
+        ({"language_min_confidence": "2"}, "--language_min_confidence: must be between 0 and 1"),
     ],
 )
 def test_parse_options_names_the_bad_argument(extra, message):
@@ -63,17 +76,6 @@ def test_detect_format_by_extension_and_its_errors():
         job.detect_format(["aclImdb_v1.tar.gz"])
 
 
-def test_java_regex_expands_python_only_semantics():
-    translated = job.java_regex(r"(?i)<\s*div\b")
-    assert "\\x{1C}" in translated  # Python's \s includes U+001C..U+001F, Java's does not
-    assert "[\\x{49}\\x{69}\\x{130}-\\x{131}]" in translated  # Python's (?i) "i" also matches U+0130/U+0131
-    assert "(?i)" not in translated
-    with pytest.raises(ValueError, match="unsupported escape"):
-        job.java_regex(r"\d+")
-    with pytest.raises(ValueError, match="letters in a class"):
-        job.java_regex(r"(?i)[a-z]")
-
-
 def _figures(kept_pos=600, kept_neg=400, dup=10, quarantined=None, leaked=0):
     quarantined = quarantined or {}
     rows = [
@@ -85,7 +87,8 @@ def _figures(kept_pos=600, kept_neg=400, dup=10, quarantined=None, leaked=0):
     ] + [{"_dq_status": "quarantined", "_dq_reason": r, "split": None, "_dq_label": None, "n": n}
          for r, n in quarantined.items()]
     for row in rows:
-        row.update({"break": 1, "c1": 0, "entity": 0, "changed": 1})
+        row.update({"seen:break_tags": 1, "seen:c1_controls": 0, "seen:entities": 0, "changed": 1,
+                    **{f"repair:{kind}": 0 for kind in job.REPAIRS}, "repair:mojibake": 2})
     return {"counts": rows, "stats": {"cmin": 12, "cmed": 900.0, "cmean": 1000.5, "cmax": 5000, "wmin": 3,
                                       "wmed": 170, "wmean": 200.25, "wmax": 900},
             "leaked_texts": leaked, "leaked_groups": 0, "urls_shared_with_test": 0, "duplicate_groups": 4}
@@ -102,6 +105,10 @@ def test_report_passes_and_keeps_the_accounting_identity():
     assert report["passed"] is True
     assert report["counts"] == {"read": 1113, "kept": 1100, "duplicates_collapsed": 10, "quarantined": 3}
     assert report["quarantine_reasons"]["empty_text"] == 3
+    assert report["mode"] == "train"
+    assert report["repairs"] == {**{kind: 0 for kind in job.REPAIRS}, "mojibake": 2 * 6}
+    assert report["cleaning"]["rows_with_break_tags"] == 6
+    assert report["thresholds"]["language"] == "en" and report["thresholds"]["positive_min_rating"] == 7
     assert report["splits"]["validation"] == {"rows": 100, "positive": 60, "negative": 40,
                                               "positive_share": 0.6, "negative_share": 0.4}
     assert "test" not in report["splits"]
@@ -124,3 +131,14 @@ def test_report_fails_and_the_message_names_each_failed_check():
     assert "no_leakage (value 2, threshold 0)" in message
     assert "no_group_leakage" not in [c["name"] for c in report["checks"]]
     assert message.endswith("Report: out/reports/run-1/data_quality.json")
+
+
+def test_scoring_report_checks_only_what_scoring_needs():
+    opts = job.parse_options({**BASE, "mode": "score"})
+    figures = _figures(kept_pos=0, kept_neg=0, quarantined={"empty_text": 3})
+    for row in figures["counts"]:
+        row["split"], row["_dq_label"] = None, None
+    report = job.build_report(figures, _raw(), opts, job.output_uris("out", "run-1", "score"))
+    assert [c["name"] for c in report["checks"]] == ["accounting_identity", "min_rows", "max_quarantine_share"]
+    assert report["passed"] and report["splits"] == {} and report["mode"] == "score"
+    assert report["outputs"]["scoring_input"] == "out/scoring/run-1/input"

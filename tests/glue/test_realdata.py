@@ -20,6 +20,7 @@ def real_run(spark, imdb_train, tmp_path_factory):
     report = job.run_job(spark, {"input_uri": str(imdb_train), "curated_uri": str(out), "run_id": "imdb"})
     source = pd.read_csv(imdb_train, keep_default_na=False, dtype=str)
     source["clean"] = source["review"].map(review_text.normalize_text)
+    source["key"] = source["clean"].map(review_text.duplicate_key)
     return out, report, source
 
 
@@ -34,13 +35,15 @@ def test_known_counts_of_the_real_data(real_run):
     counts = report["counts"]
     assert counts["read"] == 25_000 and counts["quarantined"] == 0
     # README: 96 extra exact copies in 92 groups; normalization makes 2 more pairs identical (1327_9 = 1330_9 and
-    # 8537_4 = 8538_4 differ only in markup/whitespace), measured here rather than trusted.
+    # 8537_4 = 8538_4 differ only in markup/whitespace), and the duplicate key (case, spacing, punctuation) one more
+    # (6310_10 = 6319_10 differ by a space after a comma): measured here rather than trusted.
     raw_extra = len(source) - source["review"].nunique()
     clean_extra = len(source) - source["clean"].nunique()
-    assert (raw_extra, clean_extra) == (96, 98)
-    assert counts["duplicates_collapsed"] == clean_extra
-    assert report["duplicates"]["groups"] == source["clean"].duplicated(keep=False).sum() - clean_extra
-    assert counts["kept"] == source["clean"].nunique()
+    key_extra = len(source) - source["key"].nunique()
+    assert (raw_extra, clean_extra, key_extra) == (96, 98, 99)
+    assert counts["duplicates_collapsed"] == key_extra
+    assert report["duplicates"]["groups"] == source["key"].duplicated(keep=False).sum() - key_extra
+    assert counts["kept"] == source["key"].nunique()
     assert counts["read"] == counts["kept"] + counts["duplicates_collapsed"] + counts["quarantined"]
     positives = report["splits"]["train"]["positive"] + report["splits"]["validation"]["positive"]
     negatives = report["splits"]["train"]["negative"] + report["splits"]["validation"]["negative"]
@@ -48,12 +51,15 @@ def test_known_counts_of_the_real_data(real_run):
     assert (positives, negatives) == (12_500 - _extra(source, "positive"), 12_500 - _extra(source, "negative"))
     expected_c1 = source["review"].str.contains("[\x80-\x9f]", regex=True).sum()
     assert report["cleaning"]["rows_with_c1_controls"] == expected_c1 == 811
+    # the real export is clean of the damage the repairs are for, and of foreign-language reviews
+    assert report["repairs"] == {kind: 0 for kind in job.REPAIRS}
+    assert report["quarantine_reasons"]["foreign_language"] == 0
     assert report["passed"] is True
 
 
 def _extra(source: pd.DataFrame, label: str) -> int:
     rows = source[source["sentiment"] == label]
-    return len(rows) - rows["clean"].nunique()
+    return len(rows) - rows["key"].nunique()
 
 
 def test_splits_are_stratified_grouped_by_movie_and_disjoint(real_run):
@@ -75,11 +81,12 @@ def test_every_row_is_cleaned_exactly_like_normalize_text(real_run):
     kept = pd.concat([_jsonl(out / "curated" / "imdb" / s) for s in ("train", "validation")])
     expected = source.set_index("file")["clean"]
     assert (kept["text"].to_numpy() == expected[kept["review_id"]].to_numpy()).all()
-    # the collapsed copies: their normalized text is the text of the row they were collapsed into
+    # the collapsed copies: their duplicate key is the key of the row they were collapsed into
     duplicates = _jsonl(out / "reports" / "imdb" / "duplicates")
     assert len(duplicates) + len(kept) == len(source)
-    by_id = kept.set_index("review_id")["text"]
-    assert (expected[duplicates["review_id"]].to_numpy() == by_id[duplicates["kept_review_id"]].to_numpy()).all()
+    keys = source.set_index("file")["key"]
+    by_id = kept.set_index("review_id")["text"].map(review_text.duplicate_key)
+    assert (keys[duplicates["review_id"]].to_numpy() == by_id[duplicates["kept_review_id"]].to_numpy()).all()
     assert not kept["text"].str.contains("<br", case=False).any()
     assert not kept["text"].str.contains("[\x80-\x9f]", regex=True).any()
     assert not kept["text"].str.contains("  ").any() and not kept["text"].str.match(r"^\s|.*\s$").any()

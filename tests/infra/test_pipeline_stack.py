@@ -29,6 +29,7 @@ from stacks.constructs.cleanup import STACK_TAG_KEY
 from stacks.constructs.notifications import TRANSIENT_ERRORS
 from stacks.constructs.training import image_accounts
 from stacks.review_artifacts import resolve_definition, state_machines
+from stacks.state_machine.beside_training import NON_FATAL_TASKS as EVALUATION_TASKS
 from tests.cdk_support import synthesize_or_explain
 
 CONFIG = load_config()
@@ -62,6 +63,16 @@ def statements_of(template: dict, policy_path_fragment: str) -> list[dict]:
 
 def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def all_states(definition: dict) -> dict[str, dict]:
+    """Every state by name, also inside Parallel branches (training runs in one, beside the managed baseline)."""
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        for branch in state.get("Branches", []):
+            found.update(all_states(branch))
+    return found
 
 
 def task_states(definition: dict) -> Iterator[tuple[str, dict]]:
@@ -116,7 +127,7 @@ def variant(cdk_context, tmp_path_factory) -> tuple[dict, dict]:
 
 
 def test_training_uses_managed_spot_with_a_max_wait(definition):
-    parameters = definition["States"]["Train model"]["Parameters"]
+    parameters = all_states(definition)["Train model"]["Parameters"]
     assert parameters["EnableManagedSpotTraining"] is True
     stopping = parameters["StoppingCondition"]
     assert stopping == {
@@ -127,23 +138,23 @@ def test_training_uses_managed_spot_with_a_max_wait(definition):
 
 
 def test_spot_can_be_switched_off(variant):
-    parameters = variant[1]["States"]["Train model"]["Parameters"]
+    parameters = all_states(variant[1])["Train model"]["Parameters"]
     assert "EnableManagedSpotTraining" not in parameters
     assert "MaxWaitTimeInSeconds" not in parameters["StoppingCondition"]
 
 
 def test_training_and_instance_models_run_with_network_isolation(definition, variant):
-    assert definition["States"]["Train model"]["Parameters"]["EnableNetworkIsolation"] is True
+    assert all_states(definition)["Train model"]["Parameters"]["EnableNetworkIsolation"] is True
     # serverless endpoints do not support network isolation (SageMaker feature exclusion): off for the default ...
     assert CONFIG.endpoint.mode == "serverless"
-    assert definition["States"]["Create model"]["Parameters"]["EnableNetworkIsolation"] is False
+    assert all_states(definition)["Create model"]["Parameters"]["EnableNetworkIsolation"] is False
     # ... and on for instance-backed endpoints
-    assert variant[1]["States"]["Create model"]["Parameters"]["EnableNetworkIsolation"] is True
+    assert all_states(variant[1])["Create model"]["Parameters"]["EnableNetworkIsolation"] is True
 
 
 def test_training_volume_and_output_are_encrypted_with_the_data_key(definition, templates):
     data_key_arn = resolve_definition_value(templates, "DataKeyArn")
-    parameters = definition["States"]["Train model"]["Parameters"]
+    parameters = all_states(definition)["Train model"]["Parameters"]
     assert parameters["ResourceConfig"]["VolumeKmsKeyId"] == data_key_arn
     assert parameters["OutputDataConfig"]["KmsKeyId"] == data_key_arn
     assert data_key_arn.startswith("arn:aws:kms:")
@@ -158,7 +169,7 @@ def resolve_definition_value(templates: dict, output: str) -> str:
 
 
 def test_metric_definitions_parse_every_split_and_metric(definition):
-    metric_definitions = definition["States"]["Train model"]["Parameters"]["AlgorithmSpecification"][
+    metric_definitions = all_states(definition)["Train model"]["Parameters"]["AlgorithmSpecification"][
         "MetricDefinitions"
     ]
     by_name = {m["Name"]: m["Regex"] for m in metric_definitions}
@@ -170,7 +181,7 @@ def test_metric_definitions_parse_every_split_and_metric(definition):
 
 
 def test_training_reads_the_run_channels_and_writes_the_run_model_prefix(definition):
-    parameters = definition["States"]["Train model"]["Parameters"]
+    parameters = all_states(definition)["Train model"]["Parameters"]
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in parameters["InputDataConfig"]}
     assert set(channels) == {"train", "validation", "code"}
     for name in ("train", "validation"):
@@ -182,7 +193,7 @@ def test_training_reads_the_run_channels_and_writes_the_run_model_prefix(definit
         }
     assert parameters["OutputDataConfig"]["S3OutputPath.$"] == "$.run.model_output_uri"
     assert parameters["HyperParameters.$"] == "$.run.hyperparameters"
-    derive = definition["States"]["Derive run names"]["Parameters"]
+    derive = all_states(definition)["Derive run names"]["Parameters"]
     assert re.fullmatch(
         r"States\.Format\('s3://[a-z0-9.-]+/curated/\{\}/train/', \$\$\.Execution\.Name\)",
         derive["channels"]["train.$"],
@@ -195,13 +206,13 @@ def test_training_reads_the_run_channels_and_writes_the_run_model_prefix(definit
 def test_script_mode_hyperparameters_come_last_and_point_into_the_code_channel(definition):
     # A network-isolated job cannot download s3:// code: the code is the "code" input channel (the code asset),
     # and sagemaker_submit_directory names the file SageMaker puts there before the container starts.
-    load = definition["States"]["Load defaults"]["Parameters"]
+    load = all_states(definition)["Load defaults"]["Parameters"]
     script_mode = load["script_mode"]
     assert script_mode == {
         "sagemaker_program": "train.py",
         "sagemaker_submit_directory": "/opt/ml/input/data/code/sourcedir.tar.gz",
     }
-    parameters = definition["States"]["Train model"]["Parameters"]
+    parameters = all_states(definition)["Train model"]["Parameters"]
     (code,) = [c for c in parameters["InputDataConfig"] if c["ChannelName"] == "code"]
     assert re.fullmatch(
         r"s3://cdk-[a-z0-9]+-assets-123456789012-us-east-1/[0-9a-f]{64}\.gz", code["DataSource"]["S3DataSource"]["S3Uri"]
@@ -211,7 +222,7 @@ def test_script_mode_hyperparameters_come_last_and_point_into_the_code_channel(d
     assert parameters["EnableNetworkIsolation"] is True
     # sagemaker-training's launcher, named explicitly: it keeps the script's failure reason.
     assert parameters["AlgorithmSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "sagemaker_training.cli.train"]
-    merge = definition["States"]["Derive run names"]["Parameters"]["hyperparameters.$"]
+    merge = all_states(definition)["Derive run names"]["Parameters"]["hyperparameters.$"]
     # per key: config < input, then the script-mode keys, which an input cannot override
     assert merge == (
         "States.JsonMerge(States.JsonMerge($.prepare.defaults.hyperparameters, "
@@ -222,7 +233,7 @@ def test_script_mode_hyperparameters_come_last_and_point_into_the_code_channel(d
 @pytest.mark.parametrize("mode", ["serverless", "instance"])
 def test_the_model_runs_the_code_inside_model_tar_gz_in_both_modes(definition, variant, mode):
     chosen = definition if mode == "serverless" else variant[1]
-    parameters = chosen["States"]["Create model"]["Parameters"]
+    parameters = all_states(chosen)["Create model"]["Parameters"]
     assert parameters["PrimaryContainer"]["Environment"] == dict(endpoint_model_spec(mode).environment)
     assert parameters["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     assert parameters["EnableNetworkIsolation"] is (mode == "instance")
@@ -280,19 +291,19 @@ def test_image_is_resolved_per_region_from_the_mapping(pipeline, templates):
     assert '"Fn::FindInMap": ["SklearnImageAccounts", {"Ref": "AWS::Region"}, "account"]' in raw
     for region in ("us-east-1", "eu-west-1", "ap-southeast-2"):
         definition = definition_of(templates, {"AWS::Region": region})
-        image = definition["States"]["Train model"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
+        image = all_states(definition)["Train model"]["Parameters"]["AlgorithmSpecification"]["TrainingImage"]
         assert (
             image
             == f"{image_accounts()[region]}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{CONFIG.training.framework_version}-cpu-py3"
         )
-        assert definition["States"]["Create model"]["Parameters"]["PrimaryContainer"]["Image"] == image
+        assert all_states(definition)["Create model"]["Parameters"]["PrimaryContainer"]["Image"] == image
 
 
 # --- hosting -----------------------------------------------------------------------------------------------------
 
 
 def test_endpoint_config_is_serverless_by_default(definition):
-    parameters = definition["States"]["Create endpoint config"]["Parameters"]
+    parameters = all_states(definition)["Create endpoint config"]["Parameters"]
     (variant,) = parameters["ProductionVariants"]
     assert variant["ServerlessConfig"] == {
         "MemorySizeInMB": CONFIG.endpoint.serverless_memory_mb,
@@ -302,7 +313,7 @@ def test_endpoint_config_is_serverless_by_default(definition):
 
 
 def test_endpoint_config_is_instance_backed_when_configured(variant):
-    parameters = variant[1]["States"]["Create endpoint config"]["Parameters"]
+    parameters = all_states(variant[1])["Create endpoint config"]["Parameters"]
     (production,) = parameters["ProductionVariants"]
     assert "ServerlessConfig" not in production
     assert production["InstanceType"] == CONFIG.endpoint.instance_type
@@ -311,20 +322,20 @@ def test_endpoint_config_is_instance_backed_when_configured(variant):
 
 
 def test_endpoint_is_created_on_first_run_and_updated_later(definition):
-    choice = definition["States"]["Live endpoint exists?"]
+    choice = all_states(definition)["Live endpoint exists?"]
     assert choice["Choices"] == [{"Variable": "$.live.exists", "BooleanEquals": True, "Next": "Update live endpoint"}]
     assert choice["Default"] == "Create endpoint"
-    assert definition["States"]["Update live endpoint"]["Resource"].endswith(":sagemaker:updateEndpoint")
-    assert definition["States"]["Create endpoint"]["Resource"].endswith(":sagemaker:createEndpoint")
-    not_found = definition["States"]["Look up live endpoint"]["Catch"][0]
+    assert all_states(definition)["Update live endpoint"]["Resource"].endswith(":sagemaker:updateEndpoint")
+    assert all_states(definition)["Create endpoint"]["Resource"].endswith(":sagemaker:createEndpoint")
+    not_found = all_states(definition)["Look up live endpoint"]["Catch"][0]
     assert not_found["Next"] == "Endpoint not found?"
-    rule = definition["States"]["Endpoint not found?"]["Choices"][0]
+    rule = all_states(definition)["Endpoint not found?"]["Choices"][0]
     assert {"Variable": "$.live_error.Cause", "StringMatches": "*Could not find endpoint*"} in rule["And"]
     assert rule["And"][0] == {"Variable": "$.live_error.Cause", "IsPresent": True}
 
 
 def test_wait_loop_accepts_only_the_new_config_and_gives_up(definition):
-    ready = definition["States"]["Endpoint ready?"]
+    ready = all_states(definition)["Endpoint ready?"]
     first = ready["Choices"][0]
     assert first["Next"] == "Smoke test endpoint"
     assert {"Variable": "$.endpoint.EndpointConfigName", "StringEqualsPath": "$.run.names.endpoint_config"} in first[
@@ -335,7 +346,7 @@ def test_wait_loop_accepts_only_the_new_config_and_gives_up(definition):
     assert "Wait for endpoint" in targets and "Endpoint wait timed out" in targets
     timeout_rule = next(c for c in ready["Choices"] if c["Next"] == "Endpoint wait timed out")
     assert timeout_rule["NumericGreaterThanEquals"] == CONFIG.endpoint.max_wait_attempts
-    assert definition["States"]["Wait for endpoint"]["Seconds"] == CONFIG.endpoint.wait_seconds
+    assert all_states(definition)["Wait for endpoint"]["Seconds"] == CONFIG.endpoint.wait_seconds
     # only an endpoint this run created (no live endpoint before) is ever deleted
     delete_rule = next(c for c in ready["Choices"] if c["Next"] == "Delete failed new endpoint")
     assert {"Variable": "$.live.exists", "BooleanEquals": False} in delete_rule["And"]
@@ -344,21 +355,21 @@ def test_wait_loop_accepts_only_the_new_config_and_gives_up(definition):
 
 
 def test_smoke_test_and_accuracy_record(definition):
-    smoke = definition["States"]["Smoke test endpoint"]
+    smoke = all_states(definition)["Smoke test endpoint"]
     assert smoke["Resource"].endswith("aws-sdk:sagemakerruntime:invokeEndpoint")
     assert len(json.loads(smoke["Parameters"]["Body"])["instances"]) == 2
-    record = definition["States"]["Record live model accuracy"]["Parameters"]
+    record = all_states(definition)["Record live model accuracy"]["Parameters"]
     assert {"Key": "ds-on-aws:validation-accuracy", "Value.$": "States.Format('{}', $.gate.accuracy)"} in record["Tags"]
-    assert definition["States"]["Record live model accuracy"]["Next"] == "Notify deployed"
+    assert all_states(definition)["Record live model accuracy"]["Next"] == "Notify deployed"
 
 
 def test_every_created_sagemaker_resource_is_tagged_with_stack_and_execution(definition):
-    tags = definition["States"]["Derive run names"]["Parameters"]["tags"]
+    tags = all_states(definition)["Derive run names"]["Parameters"]["tags"]
     assert {"Key": STACK_TAG_KEY, "Value": PIPELINE_STACK_ID} in tags
     assert {"Key": "ds-on-aws:execution", "Value.$": "$$.Execution.Name"} in tags
     for state in ("Create model", "Create endpoint config", "Create endpoint"):
-        assert definition["States"][state]["Parameters"]["Tags.$"] == "$.run.tags"
-    training_tags = definition["States"]["Train model"]["Parameters"]["Tags"]
+        assert all_states(definition)[state]["Parameters"]["Tags.$"] == "$.run.tags"
+    training_tags = all_states(definition)["Train model"]["Parameters"]["Tags"]
     assert {"Key": STACK_TAG_KEY, "Value": PIPELINE_STACK_ID} in training_tags
 
 
@@ -366,7 +377,7 @@ def test_every_created_sagemaker_resource_is_tagged_with_stack_and_execution(def
 
 
 def test_names_are_derived_from_the_execution(definition):
-    derive = definition["States"]["Derive run names"]["Parameters"]
+    derive = all_states(definition)["Derive run names"]["Parameters"]
     prefix = f"{CONFIG.project_name}-"
     for kind in ("training_job", "model", "endpoint_config"):
         assert derive["names"][f"{kind}.$"] == f"States.Format('{prefix}{{}}', States.Hash($$.Execution.Id, 'MD5'))"
@@ -378,7 +389,7 @@ def test_names_are_derived_from_the_execution(definition):
 
 
 def test_gate_compares_with_threshold_and_live_model(definition, variant):
-    gate = definition["States"]["Model-quality gate"]
+    gate = all_states(definition)["Model-quality gate"]
     assert gate["Choices"][0] == {
         "Variable": "$.gate.accuracy",
         "NumericLessThanPath": "$.run.min_accuracy",
@@ -386,45 +397,45 @@ def test_gate_compares_with_threshold_and_live_model(definition, variant):
     }
     assert gate["Choices"][1]["Next"] == "Worse than live model"
     assert gate["Default"] == "Deploy?"
-    rejected = definition["States"]["Model rejected"]
+    rejected = all_states(definition)["Model rejected"]
     assert rejected == {
         "Type": "Fail",
         "Comment": "The live endpoint was not touched.",
         "Error": "ModelRejected",
         "CausePath": "$.rejection.message",
     }
-    assert "is below the threshold" in definition["States"]["Below threshold"]["Parameters"]["message.$"]
-    variant_gate = variant[1]["States"]["Model-quality gate"]
+    assert "is below the threshold" in all_states(definition)["Below threshold"]["Parameters"]["message.$"]
+    variant_gate = all_states(variant[1])["Model-quality gate"]
     assert [c["Next"] for c in variant_gate["Choices"]] == ["Below threshold"]
 
 
 def test_accuracy_is_read_from_the_final_metric_list(definition):
-    assert definition["States"]["Train model"]["ResultPath"] == "$.training_job"
-    assert "ResultSelector" not in definition["States"]["Train model"]  # FinalMetricDataList may be absent
-    present = definition["States"]["Metrics reported?"]
+    assert all_states(definition)["Train model"]["ResultPath"] == "$.training_job"
+    assert "ResultSelector" not in all_states(definition)["Train model"]  # FinalMetricDataList may be absent
+    present = all_states(definition)["Metrics reported?"]
     assert present["Choices"][0] == {
         "Variable": "$.training_job.FinalMetricDataList",
         "IsPresent": True,
         "Next": "Read validation accuracy",
     }
     assert present["Default"] == "Read validation accuracy failed"
-    read = definition["States"]["Read validation accuracy"]["Parameters"]
+    read = all_states(definition)["Read validation accuracy"]["Parameters"]
     assert read["values.$"] == "$.training_job.FinalMetricDataList[?(@.MetricName == 'validation:accuracy')].Value"
     assert read["model_data_url.$"] == "$.training_job.ModelArtifacts.S3ModelArtifacts"
-    reported = definition["States"]["Accuracy reported?"]["Choices"][0]["And"]
+    reported = all_states(definition)["Accuracy reported?"]["Choices"][0]["And"]
     assert reported[0] == {"Variable": "$.training.values[0]", "IsPresent": True}  # never compare a missing path
-    assert definition["States"]["Accuracy reported?"]["Default"] == "Read validation accuracy failed"
-    tags = definition["States"]["Tags listed?"]
+    assert all_states(definition)["Accuracy reported?"]["Default"] == "Read validation accuracy failed"
+    tags = all_states(definition)["Tags listed?"]
     assert tags["Choices"][0] == {"Variable": "$.live_tags.Tags", "IsPresent": True, "Next": "Find accuracy tag"}
     assert tags["Default"] == "Model-quality gate"
-    assert "ResultSelector" not in definition["States"]["Read live model accuracy"]
+    assert "ResultSelector" not in all_states(definition)["Read live model accuracy"]
     # $.live.accuracy exists on every path into the gate, so its comparison never reads a missing path
-    assert definition["States"]["No live endpoint"]["Parameters"]["accuracy"] == 0
-    assert definition["States"]["Look up live endpoint"]["ResultSelector"]["accuracy"] == 0
+    assert all_states(definition)["No live endpoint"]["Parameters"]["accuracy"] == 0
+    assert all_states(definition)["Look up live endpoint"]["ResultSelector"]["accuracy"] == 0
 
 
 def test_defaults_come_from_the_configuration(definition, templates):
-    defaults = definition["States"]["Load defaults"]["Parameters"]["defaults"]
+    defaults = all_states(definition)["Load defaults"]["Parameters"]["defaults"]
     raw_bucket = resolve_definition_value(templates, "RawBucketName")
     assert defaults == {
         "raw_s3_uri": f"s3://{raw_bucket}/{CONFIG.raw_prefix}",
@@ -433,9 +444,9 @@ def test_defaults_come_from_the_configuration(definition, templates):
         "endpoint_name": CONFIG.endpoint.name,
         "deploy": True,
     }
-    assert definition["States"]["Load defaults"]["Parameters"]["input.$"] == "$$.Execution.Input"
+    assert all_states(definition)["Load defaults"]["Parameters"]["input.$"] == "$$.Execution.Input"
     assert definition["StartAt"] == "Load defaults"
-    invalid = definition["States"]["Input valid?"]
+    invalid = all_states(definition)["Input valid?"]
     assert invalid["Choices"][0]["Next"] == "Validate input failed"
     rules = invalid["Choices"][0]["Or"]
     settings = "$.prepare.merged.settings"
@@ -482,7 +493,7 @@ def test_retries_use_the_error_names_step_functions_reports(definition):
         elif ":aws-sdk:sagemakerruntime:" in resource:
             assert "SageMakerRuntime.SageMakerRuntimeException" in errors, name
         assert not any(e.endswith(".ThrottlingException") and e.startswith("SageMaker") for e in errors), name
-    lookup = definition["States"]["Look up live endpoint"]["Retry"]
+    lookup = all_states(definition)["Look up live endpoint"]["Retry"]
     assert lookup[0]["ErrorEquals"] == ["SageMaker.SageMakerException"] and lookup[0]["MaxAttempts"] == 3
 
 
@@ -490,7 +501,7 @@ def follow(definition: dict, start: str, limit: int = 10) -> list[str]:
     """The state names reached from ``start`` by following Next (and a Choice's Default)."""
     path, name = [start], start
     while len(path) < limit:
-        state = definition["States"][name]
+        state = all_states(definition)[name]
         name = state.get("Next") or state.get("Default")
         if name is None:
             break
@@ -499,21 +510,25 @@ def follow(definition: dict, start: str, limit: int = 10) -> list[str]:
 
 
 def test_catch_all_path_describes_notifies_and_fails(definition):
-    failing = definition["States"]["Run failed"]
+    failing = all_states(definition)["Run failed"]
     assert failing["Type"] == "Fail"
     assert failing["ErrorPath"] == "$.failure.error" and failing["CausePath"] == "$.failure.message"
-    notify = definition["States"]["Notify failure"]
+    notify = all_states(definition)["Notify failure"]
     assert notify["Resource"].endswith(":sns:publish") and notify["Parameters"]["Message.$"] == "$.failure.message"
     for name, state in task_states(definition):
         catch_all = state["Catch"][-1]
         path = follow(definition, catch_all["Next"])
+        if name in EVALUATION_TASKS:  # never fatal: reported in the evaluation notice, the run goes on to the gate
+            assert path[0] in ("Evaluation unavailable", "Evaluation notice skipped"), (name, path)
+            assert "Look up live endpoint" in path[:3], (name, path)
+            continue
         if name in ("Notify failure", "Describe failed training job"):
             # The notification's own failure ends the run; describing a failed training job is part of the
             # training step's failure report: if it fails, the training failure already recorded is notified.
             assert path == (["Run failed"] if name == "Notify failure" else ["Notify failure", "Run failed"]), path
             continue
         assert path[-2:] == ["Notify failure", "Run failed"], (name, path)
-        describe = definition["States"][catch_all["Next"]]["Parameters"]
+        describe = all_states(definition)[catch_all["Next"]]["Parameters"]
         if name == "Restore previous model":
             assert "also failed" in describe["message.$"]
             continue
@@ -529,16 +544,18 @@ def test_failures_never_re_raise_reserved_error_names(definition):
             parameters = state["Parameters"]
             if "error" in parameters:
                 assert re.fullmatch(r"[A-Z][A-Za-z]+", parameters["error"]), name
+            elif name == "Relay training failure":  # the training branch's Fail already carries the custom name
+                assert parameters["error.$"] == "$.error.Error", name
             else:
                 assert parameters["error.$"] == "$.failure.error", name  # keeps an already custom name
-    assert definition["States"]["Clean reviews failed"]["Parameters"]["error"] == "CleanReviewsFailed"
+    assert all_states(definition)["Clean reviews failed"]["Parameters"]["error"] == "CleanReviewsFailed"
 
 
 def test_smoke_test_failure_after_an_update_restores_the_previous_model(definition):
-    choice = definition["States"]["Previous model to restore?"]
+    choice = all_states(definition)["Previous model to restore?"]
     assert choice["Choices"] == [{"Variable": "$.live.exists", "BooleanEquals": True, "Next": "Restore previous model"}]
     assert choice["Default"] == "Notify failure"
-    restore = definition["States"]["Restore previous model"]
+    restore = all_states(definition)["Restore previous model"]
     assert restore["Parameters"]["EndpointConfigName.$"] == "$.live.config"
     entering = {n for n, s in definition["States"].items() if s.get("Next") == "Previous model to restore?"}
     assert entering == {"Smoke test endpoint failed", "Smoke test answer invalid"}
@@ -734,7 +751,7 @@ def test_glue_job_code_is_the_entry_script_the_shared_modules_and_the_package_zi
 
 
 def test_glue_task_passes_the_run_arguments(definition):
-    clean = definition["States"]["Clean reviews"]
+    clean = all_states(definition)["Clean reviews"]
     assert clean["Resource"].endswith(":glue:startJobRun.sync")
     assert clean["Parameters"]["Arguments"] == {"--input_uri.$": "$.run.raw_s3_uri", "--run_id.$": "$.run.run_id"}
 

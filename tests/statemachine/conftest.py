@@ -114,3 +114,14 @@ def instance_mode_definition(cdk_context_for_statemachine, tmp_path_factory) -> 
     machines = [m for m in state_machines_of(templates) if m.stack_id == PIPELINE_STACK_ID]
     assert len(machines) == 1, [m.logical_id for m in machines]
     return machines[0].definition
+
+
+SCORING_STACK_ID = "DsOnAws-Scoring"
+
+
+@pytest.fixture(scope="session")
+def scoring_definition(synthesized_state_machines) -> dict:
+    """The scoring state machine's definition (its own stack), as synthesized and resolved."""
+    scoring = [m for m in synthesized_state_machines if m.stack_id == SCORING_STACK_ID]
+    assert len(scoring) == 1, f"expected one state machine in {SCORING_STACK_ID}, found {[m.logical_id for m in scoring]}"
+    return scoring[0].definition

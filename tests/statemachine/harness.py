@@ -289,7 +289,11 @@ def invalid_parameters(call: ServiceCall) -> str | None:
     operation = call.action[:1].upper() + call.action[1:]
     if operation not in model.operation_names:
         return f"{service} has no operation {operation!r}"
-    report = ParamValidator().validate(call.parameters, model.operation_model(operation).input_shape)
+    parameters = call.parameters
+    if service == "lambda" and isinstance(parameters.get("Payload"), (dict, list)):
+        # The optimized lambda:invoke integration sends a JSON Payload serialized (the API's blob).
+        parameters = {**parameters, "Payload": json.dumps(parameters["Payload"])}
+    report = ParamValidator().validate(parameters, model.operation_model(operation).input_shape)
     return report.generate_report() if report.has_errors() else None
 
 

@@ -16,12 +16,17 @@ from tests.statemachine.harness import Ok, Responder, Scenario
 from tests.statemachine.service_replies import (
     DEFAULT_METRICS,
     NEW_CONFIG,
+    baseline_input_prepared,
+    comprehend_job,
+    comprehend_job_started,
+    comprehend_job_stopping,
     created,
     data_quality_refused,
     described_training_job,
     endpoint,
     endpoint_not_found,
     endpoint_tags,
+    evaluation_written,
     glue_job_run,
     predictions,
     published,
@@ -40,6 +45,9 @@ TRAINING_FAILURE_REASON = (
     "AlgorithmError: training refused: invalid value for hyperparameter C: 'abc' is not a number, exit code: 2"
 )
 FAILURE_REASON = "Request to service failed. If failure persists after retry, contact customer support."
+PREPARE_BASELINE = "Prepare baseline input"  # the baseline function's prepare step (lambda:invoke)
+EVALUATE = "Evaluate run"  # the baseline function's evaluate step (lambda:invoke)
+COMPREHEND_FAILURE = "NO_READ_ACCESS_TO_INPUT: The provided data access role does not have proper access to the input"
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,12 @@ def pipeline(
         "sagemaker:addTags": tags_added(),
         "sagemakerruntime:invokeEndpoint": predictions(),
         "sns:publish": published(),
+        # The managed baseline beside training: the job is in progress at the first poll, completed at the second.
+        PREPARE_BASELINE: baseline_input_prepared(),
+        "comprehend:startSentimentDetectionJob": comprehend_job_started(),
+        "comprehend:describeSentimentDetectionJob": [comprehend_job("IN_PROGRESS"), comprehend_job("COMPLETED")],
+        "comprehend:stopSentimentDetectionJob": comprehend_job_stopping(),
+        EVALUATE: evaluation_written(),
     }
     responses.update(overrides or {})
     return responses
@@ -303,6 +317,30 @@ def restore_fails() -> Scenario:
     return scenario
 
 
+def baseline_job_fails() -> Scenario:
+    """The Comprehend job ends FAILED with a message: the baseline is unavailable, the run deploys as usual."""
+    failed = comprehend_job("FAILED", COMPREHEND_FAILURE)
+    return path("baseline-job-fails", overrides={"comprehend:describeSentimentDetectionJob": [failed]})
+
+
+def baseline_job_stopped() -> Scenario:
+    """The Comprehend job was stopped by someone (no Message): unavailable, with the status as the reason."""
+    stopped = comprehend_job("STOPPED")
+    return path("baseline-job-stopped", overrides={"comprehend:describeSentimentDetectionJob": [stopped]})
+
+
+def baseline_times_out() -> Scenario:
+    """The Comprehend job never ends within baseline.max_wait_seconds: it is stopped, the run goes on."""
+    running = comprehend_job("IN_PROGRESS")
+    return path("baseline-times-out", overrides={"comprehend:describeSentimentDetectionJob": [running]})
+
+
+def baseline_not_started() -> Scenario:
+    """StartSentimentDetectionJob is refused (no Comprehend in the region, a quota): unavailable with the error."""
+    refused = service_error("UnsupportedLanguageException", "Comprehend is not available for this request")
+    return path("baseline-not-started", overrides={"comprehend:startSentimentDetectionJob": refused})
+
+
 PATHS: dict[str, Callable[[], Scenario]] = {
     "first-run": first_run,
     "later-run": later_run,
@@ -331,4 +369,8 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "raw-uri-outside-raw-prefix": raw_uri_outside_raw_prefix,
     "smoke-test-fails-after-update": smoke_test_fails_after_update,
     "restore-fails": restore_fails,
+    "baseline-job-fails": baseline_job_fails,
+    "baseline-job-stopped": baseline_job_stopped,
+    "baseline-times-out": baseline_times_out,
+    "baseline-not-started": baseline_not_started,
 }

@@ -69,7 +69,8 @@ def service_error(code: str, message: str) -> Responder:
     """An error the service answers with, named as Step Functions reports it for the calling integration."""
 
     def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Fail:
-        service = {"sagemaker": "SageMaker", "sagemakerruntime": "SageMakerRuntime", "glue": "Glue", "sns": "Sns"}.get(
+        service = {"sagemaker": "SageMaker", "sagemakerruntime": "SageMakerRuntime", "glue": "Glue", "sns": "Sns",
+                   "comprehend": "Comprehend"}.get(
             call.service, call.service
         )
         if call.integration == "aws-sdk":
@@ -339,3 +340,80 @@ def published() -> Responder:
         )
 
     return reply
+
+
+# ---- the managed baseline: Lambda (prepare, evaluate) and Comprehend -------------------------------------------------
+
+ARTIFACTS_URI = "s3://dsonaws-data-artifacts-bucket"
+COMPREHEND_JOB_ID = "8a3f0c1e2b4d6f8a0c1e2b4d6f8a0c1e"
+
+
+def _lambda_answer(payload: dict) -> Ok:
+    """The optimized lambda:invoke answer: the function's return value under ``Payload``."""
+    return Ok({"ExecutedVersion": "$LATEST", "Payload": payload, "StatusCode": 200,
+               "SdkHttpMetadata": {"HttpStatusCode": 200}, "SdkResponseMetadata": {"RequestId": _request_id()}})
+
+
+def baseline_input_prepared(documents: int = 500, shortened: int = 7) -> Responder:
+    """The baseline function's ``prepare`` answer (see stacks/constructs/baseline_runtime/index.py)."""
+
+    def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Ok:
+        run_id = call.parameters["Payload"]["run_id"]
+        return _lambda_answer({
+            "available": 2500, "documents": documents, "shortened": shortened, "characters": 650_000,
+            "billing_units": 6_620, "max_document_bytes": 5120,
+            "input_uri": f"{ARTIFACTS_URI}/baseline/{run_id}/input/documents.txt",
+            "output_uri": f"{ARTIFACTS_URI}/baseline/{run_id}/output/"})
+
+    return reply
+
+
+def evaluation_written() -> Responder:
+    """The ``evaluate`` answer: where the report is and its summary (here: the baseline status it was given)."""
+
+    def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Ok:
+        payload = call.parameters["Payload"]
+        baseline = payload["baseline"]
+        return _lambda_answer({
+            "report_uri": f"{ARTIFACTS_URI}/models/{payload['run_id']}/evaluation.json",
+            "summary": f"Amazon Comprehend: {baseline['status']} ({baseline.get('reason', '')})"})
+
+    return reply
+
+
+def comprehend_job_started() -> Ok:
+    """StartSentimentDetectionJob's answer."""
+    return Ok({"JobId": COMPREHEND_JOB_ID, "JobStatus": "SUBMITTED",
+               "JobArn": f"arn:aws:comprehend:us-east-1:{ACCOUNT}:sentiment-detection-job/{COMPREHEND_JOB_ID}"})
+
+
+def comprehend_job(status: str = "COMPLETED", message: str | None = None) -> Responder:
+    """DescribeSentimentDetectionJob's answer for the job the run started (``Message`` only when given)."""
+
+    def reply(call: ServiceCall, calls: Sequence[ServiceCall]) -> Ok:
+        started = [c for c in calls if c.api == "comprehend:startSentimentDetectionJob"][-1].parameters
+        output = started["OutputDataConfig"]["S3Uri"].rstrip("/")
+        job = {
+            "JobId": call.parameters["JobId"],
+            "JobArn": f"arn:aws:comprehend:us-east-1:{ACCOUNT}:sentiment-detection-job/{call.parameters['JobId']}",
+            "JobName": started["JobName"],
+            "JobStatus": status,
+            "SubmitTime": ISO_TIME,
+            "InputDataConfig": started["InputDataConfig"],
+            "OutputDataConfig": {"S3Uri": f"{output}/{ACCOUNT}-SENTIMENT-{call.parameters['JobId']}/output/output.tar.gz",
+                                 "KmsKeyId": started["OutputDataConfig"]["KmsKeyId"]},
+            "LanguageCode": started["LanguageCode"],
+            "DataAccessRoleArn": started["DataAccessRoleArn"],
+            "VolumeKmsKeyId": started["VolumeKmsKeyId"],
+        }
+        if status in ("COMPLETED", "FAILED", "STOPPED"):
+            job["EndTime"] = "2026-11-17T09:01:40.000Z"
+        if message:
+            job["Message"] = message
+        return Ok({"SentimentDetectionJobProperties": job})
+
+    return reply
+
+
+def comprehend_job_stopping() -> Ok:
+    return Ok({"JobId": COMPREHEND_JOB_ID, "JobStatus": "STOP_REQUESTED"})

@@ -2,7 +2,9 @@
 
 * Every state of the definition is entered by at least one path of scenarios.PATHS: no dead state,
   and no state the path tests never execute.
-* Every Task, made to fail with an error no retry covers, ends the execution FAILED through the
+* The managed baseline's Tasks and the evaluation's are the exception, by design: made to fail, the run ends as
+  it would have without the failure, and the evaluation says the baseline (or the report) is unavailable and why.
+* Every other Task, made to fail with an error no retry covers, ends the execution FAILED through the
   failure path (a Fail state), with a failure notification (unless the failing task IS that
   notification), without touching the live endpoint. This is the catch-gap detector: it is derived
   from the definition, so a Task added later without a Catch fails here with its name.
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import pytest
 
+from stacks.state_machine.baseline import NON_FATAL_TASKS as BASELINE_TASKS
+from stacks.state_machine.beside_training import NON_FATAL_TASKS as EVALUATION_TASKS
 from tests.statemachine import scenarios
 from tests.statemachine.harness import ExecutionResult, Fail, Interpreter, Scenario, ServiceCall, run_execution
 
@@ -140,9 +144,35 @@ def injection_problems(task: str, result: ExecutionResult | None, definition: di
     return problems
 
 
-def test_every_task_failure_is_caught_notified_and_fails_safely(pipeline_definition, injected_results):
+def non_fatal_problems(task: str, result: ExecutionResult | None, base: ExecutionResult) -> list[str]:
+    """Why the run where a baseline or evaluation ``task`` failed is NOT unaffected by it (empty list: it is)."""
+    if result is None:
+        return [f"{task}: no path reaches it"]
+    if result.scenario_errors or result.unmocked or result.invalid_requests or result.status != base.status:
+        return [f"{task}: a non-fatal task changed the run's end ({base.status} -> {result.status})\n{result.explain()}"]
+    if task in BASELINE_TASKS:
+        baseline = result.calls_to("lambda:invoke")[-1].parameters["Payload"]["baseline"]
+        if baseline["status"] not in ("UNAVAILABLE", "TIMED_OUT") or not baseline.get("reason"):
+            return [f"{task}: the evaluation was not told why the baseline is missing: {baseline}"]
+        if baseline["status"] == "UNAVAILABLE" and task not in baseline["reason"]:
+            return [f"{task}: the reason does not name the failed step: {baseline['reason']}"]
+    if task == "Evaluate run":
+        notices = [n["message"] for n in result.notifications if "evaluation" in str(n["subject"])]
+        if not notices or "Evaluation report unavailable" not in str(notices[0]):
+            return [f"{task}: the evaluation notice does not say the report is unavailable: {notices}"]
+    return []
+
+
+def test_the_non_fatal_tasks_exist_in_the_definition(pipeline_definition):
+    assert set(BASELINE_TASKS) | set(EVALUATION_TASKS) <= set(task_names(pipeline_definition))
+
+
+def test_every_task_failure_is_caught_notified_and_fails_safely(pipeline_definition, path_results, injected_results):
     problems = []
     for task, (base, result) in injected_results.items():
+        if task in BASELINE_TASKS or task in EVALUATION_TASKS:
+            problems.extend(non_fatal_problems(task, result, path_results[base]))
+            continue
         live = scenarios.PATHS[base]().facts.get("live") if base else None
         problems.extend(injection_problems(task, result, pipeline_definition, live))
     assert not problems, f"{len(problems)} task(s) without a safe failure path:\n\n" + "\n\n".join(problems)

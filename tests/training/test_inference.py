@@ -113,7 +113,7 @@ def test_limits_are_inclusive(small_model, monkeypatch):
         ("great", "text/csv; charset=zlib", None, 415, "unsupported charset 'zlib'"),
         ("great", "text/csv; charset=\x00", None, 415, "unsupported charset"),
         ("great", "text/plain; charset=idna", None, 200, None),
-        ('["great"]', None, "text/csv", 406, "unsupported accept 'text/csv'"),
+        ('["great"]', None, "text/html", 406, "unsupported accept 'text/html'"),
         ('["great"]', None, "application/xml", 406, "unsupported accept"),
         ("{not json", None, None, 400, "malformed JSON"),
         ("[" * 100_000 + "]" * 100_000, None, None, 400, "malformed JSON"),
@@ -218,7 +218,9 @@ CONTENT_TYPES = st.one_of(
 )
 ACCEPTS = st.one_of(
     st.none(),
-    st.sampled_from(["*/*", "application/json", "text/csv", "application/*, text/*;q=0.1"]),
+    st.sampled_from(
+        ["*/*", "application/json", "text/csv", "application/jsonlines", "application/*, text/*;q=0.1"]
+    ),
     st.text(max_size=30),
 )
 JSON_VALUES = st.recursive(
@@ -241,6 +243,12 @@ BODIES = st.one_of(
 def test_any_request_gets_an_answer_or_a_client_error(small_model, body, content_type, accept):
     response = invoke(inference, small_model, body, content_type, accept)
     assert response.status_code in (200, 400, 406, 413, 415), response.get_data(as_text=True)
+    if response.status_code == 200 and inference.line_accept(accept):
+        # a multi-record answer: one line per record, each a prediction or that record's error
+        assert response.mimetype == inference.line_accept(accept)
+        for line in response.get_data(as_text=True).split("\n"):
+            assert line.strip()
+        return
     assert response.mimetype == "application/json"
     payload = json.loads(response.get_data(as_text=True))
     if response.status_code == 200:

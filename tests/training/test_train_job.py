@@ -157,13 +157,15 @@ def test_the_model_carries_its_inference_code(finished_job):
     # model.tar.gz is the model folder: its code/ is what an isolated endpoint runs (/opt/ml/model/code).
     root, _ = finished_job
     code = root / "model" / "code"
-    bundled = sorted(p.name for p in code.iterdir())
+    bundled = sorted(p.name for p in code.iterdir() if p.is_file())
     assert {"inference.py", "review_text.py", "sentiment_model.py"} <= set(bundled)
     assert "train.py" not in bundled
-    for name in bundled:  # byte-identical to the job's own code folder
+    files = sorted(p.relative_to(code) for p in code.rglob("*") if p.is_file())
+    for name in files:  # byte-identical to the job's own code folder, the vendored libraries included
         assert (code / name).read_bytes() == (root / "code" / name).read_bytes()
+    assert {"ftfy", "wcwidth"} <= {p.name for p in code.iterdir() if p.is_dir()}  # review_text's libraries
     report = json.loads((root / "model" / "metrics.json").read_text())
-    assert report["inference_code"] == bundled
+    assert report["inference_code"] == bundled + ["ftfy/", "wcwidth/"]
 
 
 def test_bundling_refuses_a_code_folder_without_inference_py(tmp_path):
@@ -301,3 +303,24 @@ def test_real_imdb_slice_trains_to_a_sensible_accuracy(tmp_path):
     result = run_training_job(tmp_path / "job", folders, {"n_jobs": "1"})  # raw IMDb text: train.py normalizes it
     assert result.returncode == 0, result.stderr
     assert metric_lines(result.stdout)["validation:accuracy"] > 0.75  # 1,600 training reviews: chance is 0.5
+
+
+def test_the_job_writes_per_review_validation_predictions_for_the_evaluation_report(tmp_path, monkeypatch):
+    """SM_OUTPUT_DATA_DIR gets validation_predictions.json: one entry per validation review, keyed by review_id."""
+    import json
+
+    import train
+
+    rows = [{"review_id": f"v{i}", "text": ("great fun" if i % 2 else "dull and bad") + f" film {i}", "label": i % 2}
+            for i in range(40)]
+    for split in ("train", "validation"):
+        folder = tmp_path / split
+        folder.mkdir()
+        (folder / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.setenv("SM_OUTPUT_DATA_DIR", str(tmp_path / "output" / "data"))
+    train.run(["--train", str(tmp_path / "train"), "--validation", str(tmp_path / "validation"),
+               "--model-dir", str(tmp_path / "model")])
+    written = json.loads((tmp_path / "output" / "data" / "validation_predictions.json").read_text())
+    assert written["reviews"] == 40 and written["predict_seconds"] > 0
+    assert [p["review_id"] for p in written["predictions"]] == [r["review_id"] for r in rows]
+    assert all(0.0 <= p["positive_probability"] <= 1.0 for p in written["predictions"])

@@ -1,4 +1,5 @@
-"""Custom-resource Lambda: on stack Delete, remove the SageMaker endpoints, endpoint configs and models of the pipeline.
+"""Custom-resource Lambda: on stack Delete, remove the SageMaker endpoints, endpoint configs and models of the pipeline
+(and, for the scoring stack, stop its running Batch Transform jobs).
 
 Runs when the pipeline stack is destroyed, so ``cdk destroy`` leaves nothing that bills. A resource is removed only
 when it carries the tag ``ds-on-aws:stack`` = this stack's name AND its name starts with the project prefix; anything
@@ -60,6 +61,16 @@ ENDPOINT_CONFIG = Kind(
     "EndpointConfigName",
 )
 MODEL = Kind("model", "list_models", "Models", "ModelName", "ModelArn", "delete_model", "ModelName")
+# Batch Transform jobs cannot be deleted: a running one (a scoring run's) is stopped, so nothing keeps billing.
+TRANSFORM_JOB = Kind(
+    "transform job",
+    "list_transform_jobs",
+    "TransformJobSummaries",
+    "TransformJobName",
+    "TransformJobArn",
+    "stop_transform_job",
+    "TransformJobName",
+)
 
 
 @dataclass
@@ -173,6 +184,24 @@ def delete_endpoints_and_wait(
         sleep(poll_seconds)
 
 
+def stop_running_transform_jobs(client, name_prefix: str, stack_tag: str, summary: Summary) -> None:
+    """Stop the in-progress transform jobs with the prefix and this stack's tag; one that ended meanwhile is done."""
+    prefix = name_prefix.lower()
+    pages = client.get_paginator(TRANSFORM_JOB.list_method).paginate(NameContains=name_prefix, StatusEquals="InProgress")
+    for page in pages:
+        for item in page.get(TRANSFORM_JOB.list_key, []):
+            name = item[TRANSFORM_JOB.name_field]
+            if not name.lower().startswith(prefix) or not has_stack_tag(client, item[TRANSFORM_JOB.arn_field], stack_tag):
+                continue
+            try:
+                client.stop_transform_job(TransformJobName=name)
+            except Exception as error:  # noqa: BLE001 - a job that is no longer running cannot be stopped: done
+                if getattr(error, "response", {}).get("Error", {}).get("Code") != "ValidationException":
+                    raise
+                continue
+            summary.add(TRANSFORM_JOB, name)
+
+
 def teardown(
     client,
     *,
@@ -181,13 +210,17 @@ def teardown(
     time_left: Callable[[], float],
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = POLL_SECONDS,
+    stop_transform_jobs: bool = False,
 ) -> Summary:
-    """Remove this stack's endpoints (waiting for them), then endpoint configs, then models."""
+    """Stop this stack's running transform jobs (when asked), remove its endpoints (waiting for them), then endpoint
+    configs, then models."""
     if not stack_tag or not name_prefix:
         raise TeardownError(
             f"refusing to tear down without both a stack tag ({stack_tag!r}) and a name prefix ({name_prefix!r})"
         )
     summary = Summary()
+    if stop_transform_jobs:
+        stop_running_transform_jobs(client, name_prefix, stack_tag, summary)
     endpoints = find_owned(client, ENDPOINT, name_prefix, stack_tag)
     delete_endpoints_and_wait(client, endpoints, summary, time_left=time_left, sleep=sleep, poll_seconds=poll_seconds)
     for kind in (ENDPOINT_CONFIG, MODEL):
@@ -237,6 +270,7 @@ def handle(event: dict, client, *, time_left: Callable[[], float], sleep: Callab
         name_prefix=props.get("NamePrefix", ""),
         time_left=time_left,
         sleep=sleep,
+        stop_transform_jobs=props.get("StopTransformJobs") == "true",
     )
     return summary.as_data()
 
