@@ -263,8 +263,8 @@ def print_breakdown(label: str, result: dict | None) -> None:
     print(f"  the Python pass (stages feeding Python workers): {python['seconds']} s, {python['stages']} stage(s), "
           f"{python['tasks']} tasks")
     for site, figures in b["by_call_site"].items():
-        print(f"    {site:<52} {figures['jobs']:>3} jobs {figures['stages']:>3} stages {figures['tasks']:>4} tasks "
-              f"{figures['seconds']:>7.2f} s")
+        print(f"    {site:<50} {figures['jobs']:>3} jobs {figures['stages']:>3} stages {figures['tasks']:>4} tasks "
+              f"{figures['seconds']:>7.2f} s (task CPU {figures['task_cpu_seconds']:.1f} s, GC {figures['gc_seconds']:.1f} s)")
 
 
 def disagreements(results: list[dict]) -> list[str]:
@@ -288,6 +288,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated row counts ({REAL_ROWS:,} is the real file as it is)")
     parser.add_argument("--imdb-dir", default=os.environ.get("DS_ON_AWS_IMDB_DIR", str(ROOT.parent / "shared/data/imdb")))
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "glue.json"))
+    parser.add_argument("--event-logs", help="keep Spark's event logs of every run in this folder")
     return parser.parse_args(argv)
 
 
@@ -321,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                 size["warm"] = session
             results.append(size)
     finally:
+        if args.event_logs:
+            for folder in work.glob("events_*"):
+                shutil.copytree(folder, Path(args.event_logs) / folder.name, dirs_exist_ok=True)
         shutil.rmtree(work, ignore_errors=True)
     summary = ratios_and_targets(results)
     print_table(results)

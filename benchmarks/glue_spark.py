@@ -125,8 +125,21 @@ def _site(job_start: dict) -> str:
     return re.sub(r"\S*/(review_cleaning/[\w.]+:\d+)", r"\1", site)
 
 
+def _task_seconds(events: list[dict]) -> dict[int, dict[str, float]]:
+    """Per stage: the executor CPU and JVM GC seconds its tasks reported."""
+    per_stage: dict[int, dict[str, float]] = {}
+    for event in events:
+        if event["Event"] == "SparkListenerTaskEnd":
+            metrics = event.get("Task Metrics") or {}
+            stage = per_stage.setdefault(event["Stage ID"], {"cpu_seconds": 0.0, "gc_seconds": 0.0})
+            stage["cpu_seconds"] += metrics.get("Executor CPU Time", 0) / 1e9
+            stage["gc_seconds"] += metrics.get("JVM GC Time", 0) / 1000
+    return per_stage
+
+
 def _completed_stages(events: list[dict]) -> dict[int, dict]:
     stages = {}
+    tasks = _task_seconds(events)
     for event in events:
         if event["Event"] == "SparkListenerStageCompleted":
             info = event["Stage Info"]
@@ -134,7 +147,8 @@ def _completed_stages(events: list[dict]) -> dict[int, dict]:
                          for a in info.get("Accumulables", []))
             stages[info["Stage ID"]] = {"tasks": info["Number of Tasks"],
                                         "seconds": (info["Completion Time"] - info["Submission Time"]) / 1000,
-                                        "python_pass": python}
+                                        "python_pass": python,
+                                        **tasks.get(info["Stage ID"], {"cpu_seconds": 0.0, "gc_seconds": 0.0})}
     return stages
 
 
@@ -155,11 +169,14 @@ def breakdown(events: list[dict], started_ms: float, ended_ms: float) -> dict:
         ids = [s["Stage ID"] for s in start["Stage Infos"] if s["Stage ID"] in stages and s["Stage ID"] not in counted]
         counted.update(ids)
         ran = [stages[i] for i in ids]
-        site = sites.setdefault(_site(start), {"jobs": 0, "seconds": 0.0, "stages": 0, "tasks": 0})
+        site = sites.setdefault(_site(start), {"jobs": 0, "seconds": 0.0, "stages": 0, "tasks": 0,
+                                               "task_cpu_seconds": 0.0, "gc_seconds": 0.0})
         site["jobs"] += 1
         site["seconds"] += (end - start["Submission Time"]) / 1000
         site["stages"] += len(ran)
         site["tasks"] += sum(s["tasks"] for s in ran)
+        site["task_cpu_seconds"] += sum(s["cpu_seconds"] for s in ran)
+        site["gc_seconds"] += sum(s["gc_seconds"] for s in ran)
         for stage in (s for s in ran if s["python_pass"]):
             python = {"seconds": python["seconds"] + stage["seconds"], "tasks": python["tasks"] + stage["tasks"],
                       "stages": python["stages"] + 1}
@@ -176,7 +193,8 @@ def breakdown(events: list[dict], started_ms: float, ended_ms: float) -> dict:
         "between_jobs_seconds": round((last_job - first_job) / 1000 - in_jobs, 2),
         "after_last_job_seconds": round((ended_ms - last_job) / 1000, 2),
         "python_pass": {k: round(v, 2) if isinstance(v, float) else v for k, v in python.items()},
-        "by_call_site": {k: {**v, "seconds": round(v["seconds"], 2)} for k, v in sites.items()},
+        "by_call_site": {k: {n: round(x, 2) if isinstance(x, float) else x for n, x in v.items()}
+                         for k, v in sites.items()},
     }
 
 

@@ -201,6 +201,8 @@ def test_breakdown_counts_jobs_stages_tasks_and_the_python_pass():
               _stage(0, 2_000, 5_000, 4, python_bytes=8_579_136),
               *_job(1, 6_000, 7_000, [0, 1], None),  # reuses stage 0 (skipped), runs stage 1
               _stage(1, 6_000, 7_000, 2),  # reads the cached Python output: not the Python pass
+              *[{"Event": "SparkListenerTaskEnd", "Stage ID": 1,
+                 "Task Metrics": {"Executor CPU Time": 250_000_000, "JVM GC Time": 125}} for _ in range(2)],
               *_job(2, 99_000, 99_500, [2], "outside the run")]
 
     result = glue_spark.breakdown(events, 1_000, 8_000)
@@ -211,7 +213,8 @@ def test_breakdown_counts_jobs_stages_tasks_and_the_python_pass():
     assert result["before_first_job_seconds"] == 1.0 and result["in_jobs_seconds"] == 4.0
     assert result["between_jobs_seconds"] == 1.0 and result["after_last_job_seconds"] == 1.0
     assert result["by_call_site"]["first at review_cleaning/classification.py:60"]["tasks"] == 4
-    assert result["by_call_site"]["stage 1"] == {"jobs": 1, "seconds": 1.0, "stages": 1, "tasks": 2}
+    assert result["by_call_site"]["stage 1"] == {"jobs": 1, "seconds": 1.0, "stages": 1, "tasks": 2,
+                                                 "task_cpu_seconds": 0.5, "gc_seconds": 0.25}
 
 
 def test_tree_sampler_sees_a_childs_memory_and_cpu():
