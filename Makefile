@@ -85,7 +85,7 @@ lint-cfn: synth ## cfn-lint on the synthesized templates (settings: .cfnlintrc.y
 
 bench: bench-glue bench-train bench-scorer bench-endpoint bench-cold-start ## every benchmark (minutes; needs the IMDb data)
 
-bench-glue: install ## cleaning job on local Spark vs plain pandas, 100k and 1M rows
+bench-glue: install ## cleaning job on local Spark, cold and warm, vs row-wise pandas and polars, 25k and 1M rows
 	DS_ON_AWS_SPARK_DRIVER_MEMORY=$${DS_ON_AWS_SPARK_DRIVER_MEMORY:-10g} $(PY) benchmarks/bench_glue.py
 
 bench-train: install ## default model vs tuned TF-IDF + logistic regression baseline

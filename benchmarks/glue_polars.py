@@ -7,7 +7,7 @@ share of the language pre-test, reject reasons, de-duplication windows, the spli
 Python, only on the rows that need it (each a ``Series.map_elements`` over a filtered subset, scattered back;
 ``python_rows`` in the result counts them): ``decode_latin1_field`` when a file is not valid UTF-8 (every non-ASCII
 field then), ftfy's ``fix_encoding`` on rows with the mojibake signature, ``html.unescape`` (``unescape_entities``)
-on rows with ``&``, NFC on rows holding a character that NFC can change, ``duplicate_key`` (casefold and Unicode
+on rows with ``&``, NFC on non-ASCII texts, ``duplicate_key`` (casefold and Unicode
 ``\\W``) on non-ASCII texts, py3langid on texts below the English-marker share, ``parse_label`` on labels that are
 not a known spelling, ``parse_rating`` on ratings that are not plain integers, and Spark's seeded xxhash64 once per
 split group (one per movie). The duplicate key itself is grouped on as a string (the job groups on its hash; the
@@ -20,7 +20,6 @@ import gzip
 import hashlib
 import unicodedata
 from collections.abc import Callable, Mapping
-from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -35,32 +34,6 @@ from spark_xxhash import spark_xxhash64_int_string
 RECORD_COLUMNS = ["review_id", "text", "label", "rating", "split"]
 WRITE_CHUNK = 100_000
 PLAIN_RATING = r"^\s*[+-]?[0-9]{1,9}\s*$"
-
-
-@cache
-def nfc_sensitive_class() -> str:
-    """A regex class of every character that can make a string not NFC (quick check No or Maybe, or ccc != 0)."""
-    chars = set()
-    for code in range(0x80, 0x110000):
-        ch = chr(code)
-        if unicodedata.combining(ch) or unicodedata.normalize("NFC", ch) != ch:
-            chars.add(code)
-        decomposition = unicodedata.decomposition(ch).split()
-        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
-            chars.add(int(decomposition[1], 16))
-    chars.update(range(0x1161, 0x1176))  # Hangul vowel and trailing jamo compose algorithmically
-    chars.update(range(0x11A8, 0x11C3))
-    ranges, start, previous = [], None, None
-    for code in sorted(chars):
-        if start is None:
-            start = previous = code
-        elif code == previous + 1:
-            previous = code
-        else:
-            ranges.append((start, previous))
-            start = previous = code
-    ranges.append((start, previous))
-    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" if a != b else f"\\x{{{a:x}}}" for a, b in ranges) + "]"
 
 
 class PythonRows:
@@ -131,8 +104,9 @@ def clean_text(raw: pl.Series, python: PythonRows) -> tuple[pl.Series, dict[str,
     stripped = text.str.replace_all(rt.BREAK_TAG_PATTERN, rt.BREAK_TAG_REPLACEMENT)
     marks[rt.SEEN_BREAK_TAGS] = (stripped != text).fill_null(False)
     text = stripped.str.replace_all(rt.OTHER_TAG_PATTERN, rt.OTHER_TAG_REPLACEMENT)
-    sensitive = text.str.contains(nfc_sensitive_class()).fill_null(False)
-    text = python.apply("NFC", text, sensitive, lambda t: unicodedata.normalize(rt.UNICODE_FORM, t))
+    # NFC as the job applies it, on every non-ASCII text (CPython's quick check returns the others as they are)
+    nonascii = text.str.contains(r"[^\x00-\x7F]").fill_null(False)
+    text = python.apply("NFC", text, nonascii, lambda t: unicodedata.normalize(rt.UNICODE_FORM, t))
     text = text.str.replace_all(rt.WHITESPACE_PATTERN, rt.WHITESPACE_REPLACEMENT).str.strip_chars(" ")
     return text, marks
 
