@@ -199,6 +199,17 @@ def evaluation_section(evaluation: Mapping | None) -> str:
             f"<ul>{lines}</ul>")
 
 
+def cleaning_section(dq_report: Mapping) -> str:
+    """The cleaning rules of the run (every threshold and switch), the repairs per kind and the quarantine reasons."""
+    if not dq_report:
+        return ""
+    rules = _table([(k, json.dumps(v)) for k, v in (dq_report.get("thresholds") or {}).items()], ("setting", "value"))
+    repairs = _table(sorted((dq_report.get("repairs") or {}).items()), ("repair", "rows"))
+    reasons = _table(list((dq_report.get("quarantine_reasons") or {}).items()), ("reason", "rows"))  # zeros too
+    return (f"<h2>Cleaning</h2><p>Mode: <code>{html.escape(str(dq_report.get('mode', 'train')))}</code></p>"
+            f"<h3>Rules and thresholds</h3>{rules}<h3>Repairs</h3>{repairs}<h3>Quarantine reasons</h3>{reasons}")
+
+
 def write_report(run_dir: Path, summary: Mapping, dq_report: Mapping | None, curated_dir: Path | None,
                  predictions: list[dict] | None, *, evaluation: Mapping | None = None) -> Path:
     """Write ``report.html`` (+ PNGs) into ``run_dir`` and return its path. Plots without data are skipped."""
@@ -237,6 +248,7 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}figure{{display:
 <p>Outcome: <strong>{html.escape(str(summary.get('outcome')))}</strong></p>
 <h2>Summary</h2>{_table(summary_rows(summary))}
 <h2>Data-quality checks</h2>{_table(check_rows, ("check", "threshold", "value", "result")) if check_rows else "<p>no data-quality report</p>"}
+{cleaning_section(dq_report)}
 <h2>Model metrics</h2>{_table(sorted((summary.get('metrics') or {}).items()), ("metric", "value")) if summary.get('metrics') else "<p>no model trained</p>"}
 {evaluation_section(evaluation)}
 <h2>Plots</h2>{images}

@@ -73,7 +73,7 @@ class RecordRules:
     label_from_rating: bool
     repair_label_spelling: bool
     language: LanguageRule
-    labels_required: bool = True  # False when scoring: labels are optional and ignored
+    labels_required: bool = True  # False when scoring: labels are ignored and short texts are scored too
 
 
 class Record(NamedTuple):
@@ -157,7 +157,7 @@ def _content_reason(text: str, label: int | None, rating: int | None, rating_ok:
     by_rating = _rating_label(rating, rules)
     if label is not None and by_rating is not None and by_rating != label:
         return "label_rating_conflict", f"label {review_text.LABEL_NAMES[label]}, rating {rating}"
-    if len(text) < rules.min_text_chars:
+    if len(text) < rules.min_text_chars and rules.labels_required:  # a short answer ("Great!") is scored
         return "too_short", None
     if len(text) > rules.max_text_chars:
         return "too_long", None

@@ -112,6 +112,10 @@ def test_report_is_self_contained_with_every_plot(passing_run):
     assert page.count("data:image/png;base64,") == 5
     assert "src=\"http" not in page and "<script" not in page  # nothing fetched from elsewhere
     assert passing_run.run_id in page and "validation:accuracy" in page
+    # the cleaning rules of the run, its repairs and its quarantine reasons
+    for setting in ("positive_min_rating", "label_from_rating", "language_min_confidence", "max_quarantine_share"):
+        assert f"<td>{setting}</td>" in page, setting
+    assert "<td>mojibake</td>" in page and "<td>label_rating_conflict</td>" in page
     predictions = json.loads((run_dir / "predictions" / "validation.json").read_text())
     assert predictions and all(0.0 <= p["p_positive"] <= 1.0 for p in predictions)
 

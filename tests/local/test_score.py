@@ -128,7 +128,7 @@ def test_score_command_end_to_end_on_a_small_file(tmp_path, model_dir, capsys):
     rows = [{"id": f"r{i}", "text": t} for i, t in enumerate(
         ["A wonderful film, moving and beautifully acted.", "Dull, badly written and far too long.",
          "Superb acting and a touching story.", "The worst film I have seen this year.",
-         "Dull, badly written and far too long.", "<br />"] * 5)]
+         "Dull, badly written and far too long.", "Great!"] * 5 + ["<br />"])]  # "<br />": empty once cleaned
     feedback = tmp_path / "feedback.csv"
     pd.DataFrame(rows).to_csv(feedback, index=False)
     code = main(["score", "--input", str(feedback), "--model", str(model_dir), "--output-dir", str(tmp_path / "runs"),
