@@ -121,7 +121,7 @@ def _site(job_start: dict) -> str:
     if not site:
         infos = job_start.get("Stage Infos") or [{}]
         site = max(infos, key=lambda s: s.get("Stage ID", 0)).get("Stage Name", "?")  # the job's result stage
-    site = re.sub(r"^(\w+) at NativeMethodAccessorImpl\.java:0$", r"DataFrame \1 read/write", site)
+    site = re.sub(r"^(\w+) at NativeMethodAccessorImpl\.java:0$", r"DataFrame.\1 (reader, writer or count)", site)
     return re.sub(r"\S*/(review_cleaning/[\w.]+:\d+)", r"\1", site)
 
 
