@@ -1,4 +1,5 @@
-"""``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``).
+"""``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``),
+pretrained weights for the transformer recipe (``stage-model``).
 
 Exit codes (stable, for scripts and CI; ``pipeline_contracts``): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
 refused, 4 model-quality gate refused, 5 endpoint or smoke test failed.
@@ -98,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080, help="default: 8080, as in the SageMaker container")
 
+    stage = sub.add_parser("stage-model", help="upload pretrained weights for the transformer recipe to the artifacts bucket")
+    stage.add_argument("source", metavar="NAME_OR_DIR", help="a local model folder, or a model hub name to fetch here")
+    stage.add_argument("--bucket", required=True, help="the artifacts bucket (the DsOnAws-Pipeline stack's output)")
+    stage.add_argument("--name", help="model name the recipe uses (default: the folder's or hub model's name)")
+
     predict = sub.add_parser("predict", help="send reviews to an endpoint and print labels and scores")
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
     predict.add_argument("--url", default="http://127.0.0.1:8080", help="endpoint URL (default: %(default)s)")
@@ -180,7 +186,16 @@ def command_predict(args) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict}
+def command_stage_model(args) -> int:
+    from ds_on_aws.stage_model import stage_model
+
+    with tempfile.TemporaryDirectory(prefix="ds-on-aws-stage-") as tmp:
+        stage_model(args.source, args.bucket, name=args.name, work_dir=Path(tmp))
+    return 0
+
+
+COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict,
+            "stage-model": command_stage_model}
 
 
 def main(argv: list[str] | None = None) -> int:
