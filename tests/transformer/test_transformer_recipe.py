@@ -85,16 +85,10 @@ def test_missing_pretrained_weights_name_the_staging_command(trained_transformer
         run_transformer_job(tmp_path / "nopre", channels, TINY_HYPERPARAMETERS, tmp_path / "ck")
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("epochs", "zero", "invalid value for hyperparameter epochs"),
-    ("mixed_precision", "fp8", "mixed_precision must be one of"),
-    ("mixed_precision", "fp16", "needs a GPU"),
-    ("C", "1.0", "unknown hyperparameter"),
-])
-def test_bad_hyperparameters_are_refused_by_name(trained_transformer, tmp_path, key, value, message):
-    with pytest.raises(TrainingError, match=rf"exit 2\).*{message}"):
+def test_a_precision_this_machine_cannot_run_is_refused_with_exit_2(trained_transformer, tmp_path):
+    with pytest.raises(TrainingError, match=r"exit 2\).*mixed_precision=fp16 needs a GPU"):
         run_transformer_job(tmp_path / "bad", trained_transformer.channels,
-                            {**TINY_HYPERPARAMETERS, key: value}, tmp_path / "ck")
+                            {**TINY_HYPERPARAMETERS, "mixed_precision": "fp16"}, tmp_path / "ck")
 
 
 def test_the_local_endpoint_serves_the_fine_tuned_model(trained_transformer, tmp_path):
