@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     gates.add_argument("--min-accuracy", type=_fraction, help="model-quality gate: minimum validation accuracy")
     gates.add_argument("--no-compare-live", dest="compare_with_live", action="store_false", default=None,
                        help="do not require the model to be at least as good as the last accepted local model")
+    gates.add_argument("--recipe", choices=("linear", "transformer"),
+                       help="training recipe (default: cdk.json training.recipe): the linear model or a fine-tuned "
+                            "transformer (needs the deep-learning extra, requirements-transformer.txt)")
+    gates.add_argument("--pretrained", type=Path, metavar="DIR",
+                       help="transformer recipe: the pretrained model folder (config.json, weights, tokenizer)")
     gates.add_argument("--hyperparameter", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                        help="training hyperparameter, passed as the SageMaker launcher does (repeatable)")
     out = run.add_argument_group("output and endpoint")
@@ -120,7 +125,7 @@ def command_run(args) -> int:
                          output_dir=args.output_dir, hyperparameters=dict(args.hyperparameter),
                          data_quality=data_quality, min_accuracy=args.min_accuracy,
                          compare_with_live=args.compare_with_live, host=args.host, port=args.port,
-                         keep_serving=args.keep_serving)
+                         keep_serving=args.keep_serving, recipe=args.recipe, pretrained=args.pretrained)
     result = run_pipeline(options)
     if result.endpoint is not None:
         print(f"endpoint up at {result.endpoint.url}: try  ds-on-aws predict --url {result.endpoint.url} "

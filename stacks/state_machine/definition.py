@@ -13,6 +13,7 @@ from ds_on_aws.config import PipelineConfig
 from stacks.constructs.deployment import EndpointDeployment
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.training import TrainingStep
+from stacks.constructs.transformer_training import TransformerTrainingStep
 from stacks.state_machine.clean import CleanReviews
 from stacks.state_machine.endpoint import CreateOrUpdateEndpoint, WaitForEndpoint
 from stacks.state_machine.finish import NotifyDeployed, RecordLiveModel
@@ -37,6 +38,7 @@ class PipelineParts:
     deployment: EndpointDeployment
     notifications: Notifications
     failures: FailureHandler
+    transformer: TransformerTrainingStep | None = None  # the second recipe, chosen per run ($.run.recipe)
 
 
 def pipeline_definition(scope: Construct, parts: PipelineParts) -> sfn.IChainable:
@@ -58,9 +60,11 @@ def pipeline_definition(scope: Construct, parts: PipelineParts) -> sfn.IChainabl
         name_prefix=p.name_prefix,
         script_mode=p.training.spec.script_mode,
         failures=failures,
+        transformer_script_mode=p.transformer.spec.script_mode if p.transformer else None,
     )
     clean = CleanReviews(scope, "Clean", glue_job=p.glue_job, failures=failures)
-    train = TrainModel(scope, "Train", training=p.training, failures=failures)
+    train = TrainModel(scope, "Train", training=p.training, failures=failures, transformer=p.transformer,
+                       linear_serving_image=p.training.image_uri)
     lookup = LiveModelLookup(scope, "LiveModelLookup", endpoint_arns=p.deployment.endpoint_arns, failures=failures)
     gate = ModelGate(
         scope, "ModelGate", config=p.config.model_quality, notifications=p.notifications, failures=failures
