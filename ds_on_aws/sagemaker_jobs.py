@@ -222,9 +222,12 @@ _MODEL_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 
 def pretrained_model_prefix(model_name: str) -> str:
-    """``pretrained/<name>/``: where the staged weights of ``model_name`` lie (a hub ``org/name`` -> ``org--name``)."""
-    name = model_name.strip().strip("/").replace("/", "--", 1)
-    if not name or "/" in name or set(name) - _MODEL_NAME_CHARS or name.startswith(".") or ".." in name:
+    """``pretrained/<name>/``: where the staged weights of ``model_name`` lie (a hub ``org/name`` keeps its slash,
+    so the state machine finds them from the ``model_name`` hyperparameter as it is)."""
+    name = model_name.strip()
+    parts = name.split("/")
+    if (not name or len(parts) > 2 or any(not part or part.startswith(".") for part in parts)
+            or set(name) - _MODEL_NAME_CHARS - {"/"}):
         raise ValueError(f"model name {model_name!r}: use letters, digits, '-', '_', '.' and one '/' (org/name)")
     return f"{PRETRAINED_PREFIX}{name}/"
 

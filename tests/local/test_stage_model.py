@@ -46,10 +46,10 @@ def test_a_local_folder_is_uploaded_under_the_prefix_the_recipe_reads(s3, tmp_pa
     assert '"model_name": "distilbert-base-uncased"' in capsys.readouterr().out
 
 
-def test_a_hub_style_name_maps_to_one_folder(s3, tmp_path):
+def test_a_hub_style_name_keeps_its_slash_as_the_state_machine_reads_it(s3, tmp_path):
     folder = model_folder(tmp_path / "local")
     assert cli.main(["stage-model", str(folder), "--bucket", BUCKET, "--name", "org/roberta-base"]) == 0
-    assert all(key.startswith("pretrained/org--roberta-base/") for key in keys(s3))
+    assert keys(s3) and all(key.startswith("pretrained/org/roberta-base/") for key in keys(s3))
 
 
 def test_a_folder_that_is_not_a_model_is_refused_by_name(s3, tmp_path, capsys):
@@ -60,7 +60,7 @@ def test_a_folder_that_is_not_a_model_is_refused_by_name(s3, tmp_path, capsys):
     assert keys(s3) == []
 
 
-@pytest.mark.parametrize("name", ["../escape", "a b", "", "x/y/z"])
+@pytest.mark.parametrize("name", ["../escape", "a b", "", "x/y/z", "/abs", "org/", ".hidden"])
 def test_unsafe_model_names_are_refused(name):
     with pytest.raises(ValueError, match="model name"):
         pretrained_model_prefix(name)

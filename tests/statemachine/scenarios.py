@@ -303,6 +303,22 @@ def restore_fails() -> Scenario:
     return scenario
 
 
+def transformer_recipe() -> Scenario:
+    """``{"recipe": "transformer"}``: the GPU fine-tuning job (spot, checkpoints, staged weights), then the same gate
+    and hosting with the transformer's serving image."""
+    return path("transformer", input={"recipe": "transformer", "hyperparameters": {"epochs": "3"}}, accuracy=0.93)
+
+
+def transformer_below_threshold() -> Scenario:
+    """The transformer recipe meets the same model gate: below the threshold, no endpoint is touched."""
+    return path("transformer-below-threshold", input={"recipe": "transformer"}, live=Live(), accuracy=0.70)
+
+
+def unknown_recipe() -> Scenario:
+    """A recipe that does not exist is refused before any job starts."""
+    return path("unknown-recipe", input={"recipe": "xgboost"})
+
+
 PATHS: dict[str, Callable[[], Scenario]] = {
     "first-run": first_run,
     "later-run": later_run,
@@ -331,4 +347,7 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "raw-uri-outside-raw-prefix": raw_uri_outside_raw_prefix,
     "smoke-test-fails-after-update": smoke_test_fails_after_update,
     "restore-fails": restore_fails,
+    "transformer": transformer_recipe,
+    "transformer-below-threshold": transformer_below_threshold,
+    "unknown-recipe": unknown_recipe,
 }
