@@ -40,6 +40,7 @@ from stacks.constructs.policies import (
 )
 from stacks.state_machine.state import (
     DESCRIBE_ERROR,
+    FAILURE,
     RUN,
     TRAINING_FAILURE,
     TRAINING_JOB,
@@ -273,6 +274,8 @@ class TrainingStep(Construct):
         """
         scope = self.task.node.scope
         job = sfn.JsonPath.string_at(RUN.names.training_job)
+        # The step whose catch-all led here ("Train model" or "Fine-tune transformer"): both share this report.
+        failed_step = sfn.JsonPath.string_at(FAILURE.step)
         logs_where = _training_logs_where(job)
         describe = tasks.CallAwsService(
             scope,
@@ -293,11 +296,12 @@ class TrainingStep(Construct):
         # The job may not exist (CreateTrainingJob refused): keep the generic record made by "<step> failed".
         describe.add_catch(failures.entry, errors=["States.ALL"], result_path=DESCRIBE_ERROR)
         with_reason = failures.reject(
-            step,
+            failed_step,
             error=error_name(step),
             state_name="Training job failed",
             message=sfn.JsonPath.format(
-                "Train model failed: training job {} is {}: {} {}",
+                "{} failed: training job {} is {}: {} {}",
+                failed_step,
                 job,
                 sfn.JsonPath.string_at(TRAINING_FAILURE.status),
                 sfn.JsonPath.string_at(TRAINING_FAILURE.described.FailureReason),
@@ -305,11 +309,12 @@ class TrainingStep(Construct):
             ),
         )
         without_reason = failures.reject(
-            step,
+            failed_step,
             error=error_name(step),
             state_name="Training job ended without a reason",
             message=sfn.JsonPath.format(
-                "Train model failed: training job {} is {} (SageMaker gave no FailureReason) {}",
+                "{} failed: training job {} is {} (SageMaker gave no FailureReason) {}",
+                failed_step,
                 job,
                 sfn.JsonPath.string_at(TRAINING_FAILURE.status),
                 logs_where,

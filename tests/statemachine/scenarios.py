@@ -314,6 +314,22 @@ def transformer_below_threshold() -> Scenario:
     return path("transformer-below-threshold", input={"recipe": "transformer"}, live=Live(), accuracy=0.70)
 
 
+TRANSFORMER_FAILURE_REASON = (
+    "AlgorithmError: training refused: no pretrained weights for 'distilbert-base-uncased': the job is "
+    "network-isolated, so they must arrive as the 'pretrained' channel, exit code: 2"
+)
+
+
+def transformer_fails() -> Scenario:
+    """The fine-tuning job fails: the same failure report as the linear job, with the script's reason."""
+    return path(
+        "transformer-fails",
+        input={"recipe": "transformer"},
+        training=training_job(status="Failed", failure_reason=TRANSFORMER_FAILURE_REASON),
+        overrides={"sagemaker:describeTrainingJob": described_training_job("Failed", TRANSFORMER_FAILURE_REASON)},
+    )
+
+
 def unknown_recipe() -> Scenario:
     """A recipe that does not exist is refused before any job starts."""
     return path("unknown-recipe", input={"recipe": "xgboost"})
@@ -350,4 +366,5 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "transformer": transformer_recipe,
     "transformer-below-threshold": transformer_below_threshold,
     "unknown-recipe": unknown_recipe,
+    "transformer-fails": transformer_fails,
 }

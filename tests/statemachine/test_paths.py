@@ -495,3 +495,14 @@ def test_an_unknown_recipe_is_refused_before_any_job(run_path):
     result = run_path("unknown-recipe")
     assert_failed_with(result, "InvalidInput", "xgboost")
     assert result.call_sequence() == ["sns:publish"], result.explain()
+
+
+def test_a_failed_fine_tuning_job_reports_its_reason_like_the_linear_job(run_path):
+    result = run_path("transformer-fails")
+    job = only_call(result, "sagemaker:createTrainingJob").parameters["TrainingJobName"]
+    result.assert_states_in_order(["Fine-tune transformer", "Fine-tune transformer failed",
+                                   "Describe failed training job", "Training job failed"])
+    assert_failed_with(result, "TrainModelFailed", f"Fine-tune transformer failed: training job {job} is Failed",
+                       "no pretrained weights", "/aws/sagemaker/TrainingJobs")
+    assert_one_failure_notice(result, "no pretrained weights")
+    assert not [c for c in result.calls if c.api in HOSTING_WRITES]

@@ -103,3 +103,10 @@ def test_the_local_endpoint_serves_the_fine_tuned_model(trained_transformer, tmp
         for headers, status in (({"Content-Type": "application/xml"}, 415), ({"Content-Type": "application/json", "Accept": "text/csv"}, 406)):
             answer = http_request(f"{endpoint.url}/invocations", b'["great"]', headers)
             assert answer.status == status and answer.json()["error"]
+
+
+def test_model_fn_names_a_missing_model(trained_transformer, tmp_path):
+    handlers = load_handlers(trained_transformer.model_dir / "code", "transformer_inference_missing")
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match=r"config.json not found .*metrics.json"):
+        handlers.model_fn(str(tmp_path))
