@@ -21,7 +21,7 @@ import checkpointing
 import numpy as np
 import torch
 import transformers
-from finetune_params import HyperparameterError
+from finetune_params import HyperparameterError, PretrainedModelError
 from pipeline_contracts import ACCURACY, F1, METRIC_NAMES, ROC_AUC, TRAIN, metric_key
 from review_text import LABEL_NAMES
 from transformers import (
@@ -36,25 +36,6 @@ from transformers import (
 ID2LABEL = {index: name for index, name in sorted(LABEL_NAMES.items())}
 LABEL2ID = {name: index for index, name in ID2LABEL.items()}
 KEEP_CHECKPOINTS = 2  # the last one plus the one before it, in case the last was cut off while being copied
-
-
-class PretrainedModelError(ValueError):
-    """The pretrained weights or tokenizer cannot be found or loaded; the message says where it looked."""
-
-
-def pretrained_folder(model_name: str, channel_dir: str | None) -> Path:
-    """The folder holding the pretrained model: the ``pretrained`` channel, else ``model_name`` as a local folder."""
-    for candidate, what in ((channel_dir, "the pretrained channel"), (model_name, "model_name")):
-        if candidate and (Path(candidate) / "config.json").is_file():
-            return Path(candidate)
-        if candidate and Path(candidate).is_dir() and what == "the pretrained channel":
-            held = sorted(p.name for p in Path(candidate).iterdir())[:10]
-            raise PretrainedModelError(f"{what} {candidate} has no config.json (it holds: {held})")
-    raise PretrainedModelError(
-        f"no pretrained weights for {model_name!r}: the job is network-isolated, so they must arrive as the "
-        "'pretrained' channel (stage them with `ds-on-aws stage-model NAME_OR_DIR`) or model_name must be a local "
-        "folder with config.json"
-    )
 
 
 class _Encoded(torch.utils.data.Dataset):

@@ -12,6 +12,7 @@ import argparse
 import math
 import os
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 MIXED_PRECISION = ("auto", "fp16", "bf16", "no")
 DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath: SageMaker syncs it with S3
@@ -131,3 +132,22 @@ def parse_hyperparameters(argv: list[str]) -> tuple[FineTuneParams, argparse.Nam
     params = FineTuneParams(**{name: getattr(args, name) for name in FineTuneParams.field_names()})
     params.validate()
     return params, args
+
+
+class PretrainedModelError(ValueError):
+    """The pretrained weights or tokenizer cannot be found or loaded; the message says where it looked."""
+
+
+def pretrained_folder(model_name: str, channel_dir: str | None) -> Path:
+    """The folder holding the pretrained model: the ``pretrained`` channel, else ``model_name`` as a local folder."""
+    for candidate, what in ((channel_dir, "the pretrained channel"), (model_name, "model_name")):
+        if candidate and (Path(candidate) / "config.json").is_file():
+            return Path(candidate)
+        if candidate and Path(candidate).is_dir() and what == "the pretrained channel":
+            held = sorted(p.name for p in Path(candidate).iterdir())[:10]
+            raise PretrainedModelError(f"{what} {candidate} has no config.json (it holds: {held})")
+    raise PretrainedModelError(
+        f"no pretrained weights for {model_name!r}: the job is network-isolated, so they must arrive as the "
+        "'pretrained' channel (stage them with `ds-on-aws stage-model NAME_OR_DIR`) or model_name must be a local "
+        "folder with config.json"
+    )

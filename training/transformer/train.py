@@ -33,9 +33,13 @@ import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import checkpointing  # noqa: E402
-import finetune  # noqa: E402
 from channels import ChannelError, read_channel  # noqa: E402
-from finetune_params import HyperparameterError, parse_hyperparameters  # noqa: E402
+from finetune_params import (  # noqa: E402
+    HyperparameterError,
+    PretrainedModelError,
+    parse_hyperparameters,
+    pretrained_folder,
+)
 from pipeline_contracts import TEST, TRAIN, VALIDATION  # noqa: E402
 
 METRICS_FILENAME = "metrics.json"
@@ -50,12 +54,14 @@ def run(argv: list[str]) -> dict:
     params, args = parse_hyperparameters(argv)
     if not args.model_dir:
         raise HyperparameterError("no model folder: set SM_MODEL_DIR or pass --model-dir <folder>")
-    pretrained = finetune.pretrained_folder(params.model_name, args.pretrained)
+    pretrained = pretrained_folder(params.model_name, args.pretrained)
     splits = {TRAIN: read_channel(TRAIN, args.train), VALIDATION: read_channel(VALIDATION, args.validation)}
     if args.test:
         splits[TEST] = read_channel(TEST, args.test, require_both_classes=False)
     checkpoint_dir = Path(args.checkpoint_dir)
     checkpointing.check_signature(checkpoint_dir, checkpointing.job_signature(params, splits))
+    import finetune  # torch and transformers (seconds to import): only once the inputs are known to be usable
+
     outcome = finetune.fine_tune(params, pretrained, splits, checkpoint_dir, Path(args.model_dir))
     if not outcome.is_main_process:
         return {}
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         run(argv)
-    except (HyperparameterError, ChannelError, finetune.PretrainedModelError) as error:
+    except (HyperparameterError, ChannelError, PretrainedModelError) as error:
         report_failure(f"training refused: {error}")
         return EXIT_BAD_INPUT
     except Exception as error:  # noqa: BLE001 - the edge of the job: report, don't hide
