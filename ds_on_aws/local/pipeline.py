@@ -26,12 +26,13 @@ from pathlib import Path
 
 from pipeline_contracts import REQUIRED_CHANNELS, SPLITS, VALIDATION, curated_run_key
 
-from ds_on_aws.config import PipelineConfig, load_config
+from ds_on_aws.config import RECIPES, PipelineConfig, load_config
 from ds_on_aws.local import acquire, baseline, cleaning, gates, report, training_job
 from ds_on_aws.local.endpoint import EndpointProcess, smoke_test, start_endpoint
 from ds_on_aws.local.errors import DataQualityRefused, EndpointError, ModelQualityRefused, RunnerError, UsageError
 from ds_on_aws.local.evaluate import evaluate_in_child
-from ds_on_aws.sagemaker_jobs import endpoint_model_spec
+from ds_on_aws.packaging import TRAINING_DIR, TRANSFORMER_DIR
+from ds_on_aws.sagemaker_jobs import PRETRAINED_CHANNEL, endpoint_model_spec
 
 STAGES = ("acquire data", "clean (local Spark)", "data-quality gate", "train", "model-quality gate",
           "package model.tar.gz", "local endpoint", "smoke test", "report")
@@ -54,6 +55,8 @@ class RunOptions:
     keep_serving: bool = False
     config: PipelineConfig | None = None
     comprehend_output: Path | None = None  # a Comprehend output.tar.gz to compare with (the baseline needs AWS)
+    recipe: str | None = None  # "linear" or "transformer" (default: cdk.json training.recipe)
+    pretrained: Path | None = None  # the transformer recipe's pretrained model folder (its "pretrained" channel)
 
 
 @dataclass
@@ -129,6 +132,8 @@ class _Run:
 
     options: RunOptions
     config: PipelineConfig
+    recipe: str
+    pretrained: Path | None
     run_id: str
     run_dir: Path
     output_dir: Path
@@ -177,6 +182,13 @@ def run_pipeline(options: RunOptions, echo: Callable[[str], None] = print) -> Ru
 def _start_run(options: RunOptions, echo: Callable[[str], None]) -> _Run:
     """The run folder and id, the settings from cdk.json with the options on top, and the summary's first keys."""
     config = options.config or load_config()
+    recipe = options.recipe or config.training.recipe
+    if recipe not in RECIPES:
+        raise UsageError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
+    defaults = config.transformer.hyperparameters if recipe == "transformer" else config.training.hyperparameters
+    hyperparameters = {**defaults, **options.hyperparameters}
+    # Checked before the run starts: a missing model must not cost a Spark job first.
+    pretrained = _pretrained_folder(options, hyperparameters, config) if recipe == "transformer" else None
     output_dir = Path(options.output_dir).resolve()
     if options.run_id:
         run_id, run_dir = options.run_id, output_dir / options.run_id
@@ -187,13 +199,13 @@ def _start_run(options: RunOptions, echo: Callable[[str], None]) -> _Run:
     min_accuracy = options.min_accuracy if options.min_accuracy is not None else config.model_quality.min_accuracy
     compare_live = (options.compare_with_live if options.compare_with_live is not None
                     else config.model_quality.compare_with_live)
-    hyperparameters = {**config.training.hyperparameters, **options.hyperparameters}
     dq_arguments = data_quality_arguments(config, options.data_quality, options.seed)
-    summary: dict = {"run_id": run_id, "run_dir": str(run_dir), "outcome": "running", "durations": progress.durations,
+    summary: dict = {"run_id": run_id, "run_dir": str(run_dir), "outcome": "running", "recipe": recipe,
+                     "durations": progress.durations,
                      "hyperparameters": hyperparameters, "min_accuracy": min_accuracy,
                      "data_quality_arguments": dq_arguments}
-    run = _Run(options=options, config=config, run_id=run_id, run_dir=run_dir, output_dir=output_dir,
-               progress=progress, echo=echo, hyperparameters=hyperparameters, dq_arguments=dq_arguments,
+    run = _Run(options=options, config=config, recipe=recipe, pretrained=pretrained, run_id=run_id, run_dir=run_dir,
+               output_dir=output_dir, progress=progress, echo=echo, hyperparameters=hyperparameters, dq_arguments=dq_arguments,
                min_accuracy=min_accuracy, compare_live=compare_live, summary=summary)
     if options.comprehend_output is not None:  # read first: a bad archive is refused before any work
         run.state["comprehend_output"] = baseline.read_archive(Path(options.comprehend_output))
@@ -264,7 +276,12 @@ def _train(run: _Run) -> tuple[training_job.TrainingLayout, training_job.Trainin
     channels = channels_of(run.curated_root, run.run_id)
     run.echo(f"  channels: {', '.join(channels)}; hyperparameters: "
              f"{' '.join(training_job.render_hyperparameters(run.hyperparameters)) or '(defaults)'}")
-    result = training_job.run_training(layout, run.hyperparameters, channels, echo=run.echo)
+    hyperparameters, training_dir = run.hyperparameters, TRAINING_DIR
+    if run.recipe == "transformer":
+        channels[PRETRAINED_CHANNEL] = run.pretrained
+        hyperparameters = {**hyperparameters, **training_job.checkpoint_hyperparameter(layout)}
+        training_dir = TRANSFORMER_DIR
+    result = training_job.run_training(layout, hyperparameters, channels, echo=run.echo, training_dir=training_dir)
     run.summary["metrics"] = result.metrics
     run.summary["accuracy"] = result.metrics.get(gates.GATE_METRIC)
     try:
@@ -287,6 +304,15 @@ def _evaluate(run: _Run, layout: training_job.TrainingLayout) -> None:
         run.summary["evaluation"] = str(run.run_dir / "evaluation.json")
     except baseline.cb.BaselineError as exc:  # the report is a convenience; the gate reads the training log
         run.echo(f"  note: no evaluation report: {exc}")
+
+
+def _pretrained_folder(options: RunOptions, hyperparameters: dict, config: PipelineConfig) -> Path:
+    """The transformer recipe's weights offline: ``--pretrained DIR``, else ``model_name`` when it is a folder."""
+    candidate = options.pretrained or Path(hyperparameters.get("model_name", config.transformer.model_name))
+    if not (Path(candidate) / "config.json").is_file():
+        raise UsageError(f"the transformer recipe needs pretrained weights offline: pass --pretrained DIR (a model "
+                         f"folder with config.json; {candidate} is not one)")
+    return Path(candidate).resolve()
 
 
 def _model_quality_gate(run: _Run, result: training_job.TrainingResult) -> None:

@@ -33,7 +33,15 @@ from pipeline_contracts import METRIC_NAMES, SPLITS, metric_key
 
 from ds_on_aws.local.errors import EndpointError, TrainingError, UsageError
 from ds_on_aws.packaging import TRAINING_DIR, build_sourcedir_tarball
-from ds_on_aws.sagemaker_jobs import CONTAINER_ROOT, ModelSpec, TrainingJobSpec, training_job_spec
+from ds_on_aws.sagemaker_jobs import (
+    CHECKPOINT_LOCAL_PATH,
+    CONTAINER_ROOT,
+    PRETRAINED_CHANNEL,
+    ModelSpec,
+    TrainingJobSpec,
+    training_job_spec,
+    transformer_training_job_spec,
+)
 
 ENTRY_POINT = "train.py"
 CURRENT_HOST = "algo-1"
@@ -198,6 +206,24 @@ def offline_training_spec(layout: TrainingLayout, channels: Mapping[str, Path],
                              data_channels={name: str(Path(path).resolve()) for name, path in channels.items()})
 
 
+def offline_transformer_spec(layout: TrainingLayout, channels: Mapping[str, Path],
+                             training_dir: Path) -> TrainingJobSpec:
+    """The transformer recipe's job spec for local folders (``channels`` includes ``pretrained``), code built here.
+
+    Single host, no GPU: the offline job is not launched under ``torchrun`` (``distributed=False``).
+    """
+    build_sourcedir_tarball(layout.sourcedir, training_dir)
+    data = {name: str(Path(path).resolve()) for name, path in channels.items() if name != PRETRAINED_CHANNEL}
+    return transformer_training_job_spec(code_uri=str(layout.sourcedir.resolve()), data_channels=data,
+                                         pretrained_uri=str(Path(channels[PRETRAINED_CHANNEL]).resolve()),
+                                         distributed=False)
+
+
+def checkpoint_hyperparameter(layout: TrainingLayout) -> dict[str, str]:
+    """``checkpoint_dir``: the job's ``/opt/ml/checkpoints`` (CheckpointConfig.LocalPath) inside the run folder."""
+    return {"checkpoint_dir": str(container_path(layout, CHECKPOINT_LOCAL_PATH).resolve())}
+
+
 def stage_channels(layout: TrainingLayout, spec: TrainingJobSpec) -> dict[str, Path]:
     """Copy each channel into ``input/data/<name>/`` as SageMaker does before the container starts.
 
@@ -302,6 +328,8 @@ def run_training(layout: TrainingLayout, hyperparameters: Mapping[str, str], cha
     ``spec`` defaults to the state machine's spec for these channels (:func:`offline_training_spec`); the
     hyperparameters get its script-mode keys on top, as the state machine merges them.
     """
+    if spec is None and PRETRAINED_CHANNEL in channels:
+        spec = offline_transformer_spec(layout, channels, training_dir)
     spec = spec or offline_training_spec(layout, channels, training_dir)
     hyperparameters = spec.hyperparameters(hyperparameters)
     staged = prepare(layout, spec, hyperparameters)

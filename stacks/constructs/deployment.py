@@ -83,10 +83,18 @@ class EndpointDeployment(Construct):
         self.image_uri = image_uri
         self.model_spec = endpoint_model_spec(config.mode)
         self.model_role = self._model_role(scope, key, artifacts_bucket)
+        # Set by serve_images_from_state: "Create model" deploys the image the training branch recorded.
+        self.image_path: str | None = None
         self.endpoint_arns = [
             stack.format_arn(service="sagemaker", resource="endpoint", resource_name=config.name.lower()),
             stack.format_arn(service="sagemaker", resource="endpoint", resource_name=f"{name_prefix.lower()}*"),
         ]
+
+    def serve_images_from_state(self, image_path: str, repository_arn: str) -> None:
+        """Deploy the image at ``image_path`` (the recipe's serving image) and let the model pull from ``repository_arn``."""
+        self.image_path = image_path
+        # Only the pull statement: the model role already has the authorization and metrics statements.
+        allow(self.model_role, image_pull_statements(repository_arn, sid="PullTransformerServingImage")[:1])
 
     @staticmethod
     def _model_role(scope: Construct, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:

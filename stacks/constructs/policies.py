@@ -76,11 +76,11 @@ def log_statement(scope: Construct, log_group_pattern: str) -> iam.PolicyStateme
     )
 
 
-def image_pull_statements(repository_arn: str) -> list[iam.PolicyStatement]:
-    """Pull the prebuilt scikit-learn image from ``repository_arn`` (the region's registry account only)."""
+def image_pull_statements(repository_arn: str, sid: str = "PullScikitLearnImage") -> list[iam.PolicyStatement]:
+    """Pull the prebuilt image from ``repository_arn`` (the region's registry account only)."""
     return [
         iam.PolicyStatement(
-            sid="PullScikitLearnImage",
+            sid=sid,
             actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
             resources=[repository_arn],
         ),

@@ -33,9 +33,11 @@ from stacks.constructs.deployment import EndpointDeployment
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.policies import local_finding, no_resource_type_finding
 from stacks.constructs.training import TrainingCode, TrainingStep
+from stacks.constructs.transformer_training import TransformerTrainingStep
 from stacks.nag import acknowledge
 from stacks.state_machine.definition import PipelineParts, pipeline_definition
 from stacks.state_machine.prepare import EXECUTION_TAG_KEY, STACK_TAG_KEY  # noqa: F401 (STACK_TAG_KEY: importers)
+from stacks.state_machine.state import SERVING
 
 _NAME_PREFIX = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 
@@ -82,6 +84,15 @@ class PipelineStateMachine(Construct):
             code=self.code,
             tags={STACK_TAG_KEY: stack.stack_name, EXECUTION_TAG_KEY: sfn.JsonPath.execution_name},
         )
+        self.transformer = TransformerTrainingStep(
+            self,
+            "TransformerTraining",
+            config=config.transformer,
+            key=key,
+            curated_bucket=curated_bucket,
+            artifacts_bucket=artifacts_bucket,
+            tags={STACK_TAG_KEY: stack.stack_name, EXECUTION_TAG_KEY: sfn.JsonPath.execution_name},
+        )
         self.deployment = EndpointDeployment(
             self,
             "Deployment",
@@ -91,6 +102,7 @@ class PipelineStateMachine(Construct):
             artifacts_bucket=artifacts_bucket,
             name_prefix=self.prefix,
         )
+        self.deployment.serve_images_from_state(SERVING.image, self.transformer.serving_repository_arn)
         self.endpoint_arns = self.deployment.endpoint_arns
         self.baseline = BaselineResources(
             self,
@@ -115,6 +127,7 @@ class PipelineStateMachine(Construct):
                 notifications=notifications,
                 failures=self.failures,
                 baseline=self.baseline,
+                transformer=self.transformer,
             ),
         )
         self._state_machine(definition, key)
@@ -153,11 +166,11 @@ class PipelineStateMachine(Construct):
     # --- permissions ------------------------------------------------------------------------------------------
 
     def _timeout_seconds(self) -> int:
-        """Glue timeout + training max wait + endpoint wait budget + one hour of slack."""
+        """Glue timeout + the longer recipe's training max wait + endpoint wait budget + one hour of slack."""
         c = self.config
         return (
             c.glue.timeout_minutes * 60
-            + max(c.training.max_wait_seconds, c.baseline.max_wait_seconds)  # side by side
+            + max(c.training.max_wait_seconds, c.baseline.max_wait_seconds, c.transformer.max_wait_seconds)  # side by side
             + c.endpoint.wait_seconds * c.endpoint.max_wait_attempts
             + 3600
         )
@@ -265,7 +278,8 @@ class PipelineStateMachine(Construct):
             iam.PolicyStatement(
                 sid="PassSageMakerRoles",
                 actions=["iam:PassRole"],
-                resources=[self.training.role.role_arn, self.deployment.model_role.role_arn],
+                resources=[self.training.role.role_arn, self.transformer.role.role_arn,
+                           self.deployment.model_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         ]

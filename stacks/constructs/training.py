@@ -40,6 +40,7 @@ from stacks.constructs.policies import (
 )
 from stacks.state_machine.state import (
     DESCRIBE_ERROR,
+    FAILURE,
     RUN,
     TRAINING_FAILURE,
     TRAINING_JOB,
@@ -101,16 +102,17 @@ def metric_definitions() -> list[tasks.MetricDefinition]:
     ]
 
 
-def build_sourcedir(destination_dir: Path = SOURCEDIR_BUILD_DIR) -> Path:
+def build_sourcedir(destination_dir: Path = SOURCEDIR_BUILD_DIR, training_dir: Path | None = None) -> Path:
     """Build ``sourcedir.tar.gz`` atomically (parallel synths in tests may race) and return its path.
 
-    The bytes depend only on the code, so the asset hash changes only when the code does.
+    The bytes depend only on the code, so the asset hash changes only when the code does. ``training_dir``: a
+    recipe folder (``training/<recipe>/``) instead of ``training/``.
     """
     destination_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="sourcedir-", suffix=".tar.gz", dir=destination_dir)
     os.close(fd)
     try:
-        build_sourcedir_tarball(Path(tmp))
+        build_sourcedir_tarball(Path(tmp), *([training_dir] if training_dir else []))
         final = destination_dir / "sourcedir.tar.gz"
         os.replace(tmp, final)
     finally:
@@ -143,6 +145,8 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
     ``to_state_json`` is a jsii override: the state machine calls it when it renders the definition.
     """
 
+    hyperparameters_path = RUN.hyperparameters
+
     def __init__(
         self, scope: Construct, construct_id: str, *, spot: TrainingConfig, spec: TrainingJobSpec, **kwargs
     ) -> None:
@@ -154,7 +158,7 @@ class _TrainingJobTask(tasks.SageMakerCreateTrainingJob):
         state = dict(super().to_state_json(*args, **kwargs))
         parameters = dict(state.get("Parameters", {}))
         parameters.pop("HyperParameters", None)
-        parameters["HyperParameters.$"] = RUN.hyperparameters
+        parameters["HyperParameters.$"] = self.hyperparameters_path
         parameters["InputDataConfig"] = self._spec.input_data_config()
         parameters["EnableNetworkIsolation"] = self._spec.network_isolation
         algorithm = dict(parameters.get("AlgorithmSpecification", {}))
@@ -177,9 +181,10 @@ class TrainingCode(Construct):
     this object.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, training_dir: Path | None = None) -> None:
         super().__init__(scope, construct_id)
-        self.asset = s3_assets.Asset(self, "Sourcedir", path=str(build_sourcedir()))
+        build_dir = SOURCEDIR_BUILD_DIR / training_dir.name if training_dir else SOURCEDIR_BUILD_DIR
+        self.asset = s3_assets.Asset(self, "Sourcedir", path=str(build_sourcedir(build_dir, training_dir)))
         self.s3_uri: str = self.asset.s3_object_url
 
     def read_statements(self) -> list[iam.PolicyStatement]:
@@ -269,6 +274,8 @@ class TrainingStep(Construct):
         """
         scope = self.task.node.scope
         job = sfn.JsonPath.string_at(RUN.names.training_job)
+        # The step whose catch-all led here ("Train model" or "Fine-tune transformer"): both share this report.
+        failed_step = sfn.JsonPath.string_at(FAILURE.step)
         logs_where = _training_logs_where(job)
         describe = tasks.CallAwsService(
             scope,
@@ -289,11 +296,12 @@ class TrainingStep(Construct):
         # The job may not exist (CreateTrainingJob refused): keep the generic record made by "<step> failed".
         describe.add_catch(failures.entry, errors=["States.ALL"], result_path=DESCRIBE_ERROR)
         with_reason = failures.reject(
-            step,
+            failed_step,
             error=error_name(step),
             state_name="Training job failed",
             message=sfn.JsonPath.format(
-                "Train model failed: training job {} is {}: {} {}",
+                "{} failed: training job {} is {}: {} {}",
+                failed_step,
                 job,
                 sfn.JsonPath.string_at(TRAINING_FAILURE.status),
                 sfn.JsonPath.string_at(TRAINING_FAILURE.described.FailureReason),
@@ -301,11 +309,12 @@ class TrainingStep(Construct):
             ),
         )
         without_reason = failures.reject(
-            step,
+            failed_step,
             error=error_name(step),
             state_name="Training job ended without a reason",
             message=sfn.JsonPath.format(
-                "Train model failed: training job {} is {} (SageMaker gave no FailureReason) {}",
+                "{} failed: training job {} is {} (SageMaker gave no FailureReason) {}",
+                failed_step,
                 job,
                 sfn.JsonPath.string_at(TRAINING_FAILURE.status),
                 logs_where,

@@ -14,6 +14,7 @@ from stacks.constructs.baseline import BaselineResources
 from stacks.constructs.deployment import EndpointDeployment
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.training import TrainingStep
+from stacks.constructs.transformer_training import TransformerTrainingStep
 from stacks.state_machine.baseline import ComprehendBaseline
 from stacks.state_machine.beside_training import TrainBesideBaseline
 from stacks.state_machine.clean import CleanReviews
@@ -41,6 +42,7 @@ class PipelineParts:
     notifications: Notifications
     failures: FailureHandler
     baseline: BaselineResources
+    transformer: TransformerTrainingStep | None = None  # the second recipe, chosen per run ($.run.recipe)
 
 
 def pipeline_definition(scope: Construct, parts: PipelineParts) -> sfn.IChainable:
@@ -62,13 +64,15 @@ def pipeline_definition(scope: Construct, parts: PipelineParts) -> sfn.IChainabl
         name_prefix=p.name_prefix,
         script_mode=p.training.spec.script_mode,
         failures=failures,
+        transformer_script_mode=p.transformer.spec.script_mode if p.transformer else None,
     )
     clean = CleanReviews(scope, "Clean", glue_job=p.glue_job, failures=failures)
     train = TrainBesideBaseline(
         scope,
         "TrainBesideBaseline",
         # The training stage runs in a Parallel branch: its failures end there and are relayed to ``failures``.
-        train=lambda branch_failures: TrainModel(scope, "Train", training=p.training, failures=branch_failures),
+        train=lambda branch_failures: TrainModel(scope, "Train", training=p.training, failures=branch_failures,
+                                                 transformer=p.transformer, linear_serving_image=p.training.image_uri),
         baseline=ComprehendBaseline(scope, "BaselineBranch", config=p.config.baseline, resources=p.baseline),
         resources=p.baseline,
         notifications=p.notifications,

@@ -76,7 +76,8 @@ class CreateOrUpdateEndpoint(Stage):
                 "Create model",
                 model_name=sfn.JsonPath.string_at(RUN.names.model),
                 primary_container=tasks.ContainerDefinition(
-                    image=tasks.DockerImage.from_registry(d.image_uri),
+                    image=(tasks.DockerImage.from_json_expression(sfn.JsonPath.string_at(d.image_path))
+                           if d.image_path else tasks.DockerImage.from_registry(d.image_uri)),
                     mode=tasks.Mode.SINGLE_MODEL,
                     model_s3_location=tasks.S3Location.from_json_expression(TRAINING.model_data_url),
                     # The inference code travels inside model.tar.gz (code/), so no mode downloads anything.

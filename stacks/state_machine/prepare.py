@@ -9,7 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from ds_on_aws.config import PipelineConfig
+from ds_on_aws.config import RECIPES, PipelineConfig
 from stacks.constructs.notifications import FailureHandler
 from stacks.state_machine.fragment import Stage
 from stacks.state_machine.state import EXECUTION_ID, EXECUTION_INPUT, PREPARE, RUN, Settings
@@ -42,6 +42,8 @@ def input_is_invalid(settings: Settings, *, raw_uri: str, endpoint_name: str, na
         c.is_numeric(settings.hyperparameters),
         c.is_boolean(settings.hyperparameters),
         c.is_null(settings.hyperparameters),
+        c.not_(c.is_string(settings.recipe)),
+        c.and_(*(c.not_(c.string_equals(settings.recipe, recipe)) for recipe in RECIPES)),
     )
 
 
@@ -69,6 +71,7 @@ class PrepareRun(Stage):
         name_prefix: str,
         script_mode: Mapping[str, str],
         failures: FailureHandler,
+        transformer_script_mode: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         raw_uri = f"s3://{raw.bucket_name}/{config.raw_prefix}"
@@ -84,9 +87,15 @@ class PrepareRun(Stage):
                     "min_accuracy": config.model_quality.min_accuracy,
                     "endpoint_name": config.endpoint.name,
                     "deploy": True,
+                    "recipe": config.training.recipe,
                 },
                 # The code-delivery keys of the training job's spec (the code channel of the isolated job).
                 "script_mode": dict(script_mode),
+                # The transformer recipe: its defaults (cdk.json "transformer") and its job's fixed keys.
+                "transformer_defaults": {"hyperparameters": {"model_name": config.transformer.model_name,
+                                                             **config.transformer.hyperparameters}},
+                "transformer_script_mode": dict(transformer_script_mode or {}),
+                "no_hyperparameters": {"hyperparameters": {}},
                 "input": sfn.JsonPath.object_at(EXECUTION_INPUT),
             },
             result_path=PREPARE,
@@ -97,7 +106,11 @@ class PrepareRun(Stage):
             parameters={
                 "settings": sfn.JsonPath.json_merge(
                     sfn.JsonPath.object_at(PREPARE.defaults), sfn.JsonPath.object_at(PREPARE.input)
-                )
+                ),
+                # The input's own hyperparameters (or none): the transformer recipe takes no linear defaults.
+                "user": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.object_at(PREPARE.no_hyperparameters), sfn.JsonPath.object_at(PREPARE.input)
+                ),
             },
             result_path=PREPARE.merged,
         )
@@ -133,7 +146,7 @@ class PrepareRun(Stage):
                 + raw.bucket_name
                 + f"/{config.raw_prefix}), hyperparameters (object of strings), min_accuracy (number 0..1), "
                 f"endpoint_name ({config.endpoint.name} or {name_prefix}... with letters, digits and dashes), "
-                "deploy (true/false); got {}",
+                "deploy (true/false), recipe (" + " or ".join(RECIPES) + "); got {}",
                 sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(EXECUTION_INPUT)),
             ),
         )
@@ -161,12 +174,22 @@ class PrepareRun(Stage):
                     ),
                     sfn.JsonPath.object_at(PREPARE.script_mode),
                 ),
+                "recipe": sfn.JsonPath.string_at(settings.recipe),
+                # per key: cdk.json "transformer" defaults < execution input < the recipe's script-mode keys
+                "transformer_hyperparameters": sfn.JsonPath.json_merge(
+                    sfn.JsonPath.json_merge(
+                        sfn.JsonPath.object_at(PREPARE.transformer_defaults.hyperparameters),
+                        sfn.JsonPath.object_at(PREPARE.merged.user.hyperparameters),
+                    ),
+                    sfn.JsonPath.object_at(PREPARE.transformer_script_mode),
+                ),
                 "names": {"training_job": name, "model": name, "endpoint_config": name},
                 "channels": {
                     split: sfn.JsonPath.format(f"s3://{curated.bucket_name}/curated/{{}}/{split}/", run_id)
                     for split in ("train", "validation")
                 },
                 "model_output_uri": sfn.JsonPath.format(f"s3://{artifacts.bucket_name}/models/{{}}/", run_id),
+                "checkpoint_uri": sfn.JsonPath.format(f"s3://{artifacts.bucket_name}/models/{{}}/checkpoints/", run_id),
                 "tags": [
                     {"Key": STACK_TAG_KEY, "Value": Stack.of(self).stack_name},
                     {"Key": EXECUTION_TAG_KEY, "Value": run_id},

@@ -57,17 +57,33 @@ class Settings(Field):
     endpoint_name: Field
     deploy: Field
     hyperparameters: Field
+    recipe: Field
+
+
+class UserInput(Field):
+    """The execution input over empty hyperparameters: ``hyperparameters`` is the input's own, or ``{}``."""
+
+    hyperparameters: Field
 
 
 class Merged(Field):
     settings: Settings
+    user: UserInput
+
+
+class TransformerDefaults(Field):
+    hyperparameters: Field
 
 
 class Prepare(Field):
-    """``$.prepare``: ``defaults`` (cdk.json), ``script_mode`` (the training job's fixed keys), ``input``, ``merged``."""
+    """``$.prepare``: ``defaults`` (cdk.json), ``script_mode`` (the training job's fixed keys), ``input``, ``merged``;
+    the transformer recipe's ``transformer_defaults`` and ``transformer_script_mode``."""
 
     defaults: Defaults
     script_mode: Field
+    transformer_defaults: TransformerDefaults
+    transformer_script_mode: Field
+    no_hyperparameters: Field
     input: Field
     merged: Merged
 
@@ -98,9 +114,12 @@ class Run(Field):
     endpoint_name: Field
     deploy: Field
     hyperparameters: Field
+    recipe: Field
+    transformer_hyperparameters: Field
     names: Names
     channels: Channels
     model_output_uri: Field
+    checkpoint_uri: Field
     tags: Field
 
 
@@ -129,6 +148,23 @@ class TrainingJob(Field):
     ModelArtifacts: ModelArtifacts
     FinalMetricDataList: Field
 
+
+class TransformerRun(Field):
+    """``$.transformer``: "Locate pretrained weights" (the transformer recipe only)."""
+
+    pretrained_uri: Field
+
+
+TRANSFORMER = TransformerRun("$.transformer")
+
+
+class Serving(Field):
+    """``$.serving``: the serving image of the recipe that trained the model ("Serve with ... image")."""
+
+    image: Field
+
+
+SERVING = Serving("$.serving")
 
 TRAINING_JOB = TrainingJob("$.training_job")
 VALIDATION_ACCURACY_VALUES = f"{TRAINING_JOB.FinalMetricDataList}[?(@.MetricName == 'validation:accuracy')].Value"

@@ -28,6 +28,7 @@ from stacks.app_builder import PIPELINE_STACK_ID, build_app
 from stacks.constructs.cleanup import STACK_TAG_KEY
 from stacks.constructs.notifications import TRANSIENT_ERRORS
 from stacks.constructs.training import image_accounts
+from stacks.constructs.transformer_training import dlc_accounts
 from stacks.review_artifacts import resolve_definition, state_machines
 from stacks.state_machine.beside_training import NON_FATAL_TASKS as EVALUATION_TASKS
 from tests.cdk_support import synthesize_or_explain
@@ -296,7 +297,17 @@ def test_image_is_resolved_per_region_from_the_mapping(pipeline, templates):
             image
             == f"{image_accounts()[region]}.dkr.ecr.{region}.amazonaws.com/sagemaker-scikit-learn:{CONFIG.training.framework_version}-cpu-py3"
         )
-        assert all_states(definition)["Create model"]["Parameters"]["PrimaryContainer"]["Image"] == image
+        # "Create model" deploys the image the training branch recorded: the scikit-learn one for the linear recipe.
+        assert all_states(definition)["Serve with the scikit-learn image"]["Parameters"]["image"] == image
+        assert all_states(definition)["Create model"]["Parameters"]["PrimaryContainer"]["Image.$"] == "$.serving.image"
+        dlc = dlc_accounts()[region]
+        tf = CONFIG.transformer
+        fine_tune = all_states(definition)["Fine-tune transformer"]["Parameters"]["AlgorithmSpecification"]
+        assert fine_tune["TrainingImage"] == (f"{dlc}.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-training:"
+                                              f"{tf.framework_version}-gpu-{tf.python_cuda}")
+        assert all_states(definition)["Serve with the transformer image"]["Parameters"]["image"] == (
+            f"{dlc}.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-inference:{tf.serving_version}-cpu-"
+            f"{tf.serving_python}")
 
 
 # --- hosting -----------------------------------------------------------------------------------------------------
@@ -443,7 +454,11 @@ def test_defaults_come_from_the_configuration(definition, templates):
         "min_accuracy": CONFIG.model_quality.min_accuracy,
         "endpoint_name": CONFIG.endpoint.name,
         "deploy": True,
+        "recipe": CONFIG.training.recipe,
     }
+    transformer_defaults = all_states(definition)["Load defaults"]["Parameters"]["transformer_defaults"]
+    assert transformer_defaults == {"hyperparameters": {"model_name": CONFIG.transformer.model_name,
+                                                        **CONFIG.transformer.hyperparameters}}
     assert all_states(definition)["Load defaults"]["Parameters"]["input.$"] == "$$.Execution.Input"
     assert definition["StartAt"] == "Load defaults"
     invalid = all_states(definition)["Input valid?"]
@@ -462,6 +477,10 @@ def test_defaults_come_from_the_configuration(definition, templates):
     } in rules
     for pattern in ("*_*", "*.*", "*/*", "* *", "*-"):
         assert {"Variable": endpoint, "StringMatches": pattern} in rules
+    # the recipe: a string naming one of the recipes
+    recipe = f"{settings}.recipe"
+    assert {"Not": {"Variable": recipe, "IsString": True}} in rules
+    assert {"And": [{"Not": {"Variable": recipe, "StringEquals": name}} for name in ("linear", "transformer")]} in rules
 
 
 # --- error handling -----------------------------------------------------------------------------------------------
@@ -706,6 +725,21 @@ def test_sagemaker_roles_read_and_write_only_their_prefixes(pipeline):
             assert as_list(statement["Action"])[0] in ("ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"), (
                 statement
             )
+
+
+def test_the_transformer_role_reads_the_staged_weights_and_syncs_only_run_checkpoints(pipeline):
+    role = {s["Sid"]: s for s in statements_of(pipeline, "Pipeline/TransformerTraining/ExecutionRole")}
+    assert "pretrained/*" in resource_strings(role["ReadPretrainedWeights"])[0]
+    assert role["ReadPretrainedWeights"]["Action"] == "s3:GetObject"
+    assert "models/*" in resource_strings(role["WriteModelsAndCheckpoints"])[0]
+    assert role["ListPretrainedAndCheckpoints"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["pretrained/*", "models/*"]}}
+    assert "DlcImageAccounts" in resource_strings(role["PullTrainingImage"])[0]
+    assert "huggingface-pytorch-training" in resource_strings(role["PullTrainingImage"])[0]
+    model = {s["Sid"]: s for s in statements_of(pipeline, "Pipeline/ModelRole")}
+    assert "huggingface-pytorch-inference" in resource_strings(model["PullTransformerServingImage"])[0]
+    for statement in role.values():
+        assert all("*" not in a for a in as_list(statement["Action"])), statement
 
 
 # --- Glue job ------------------------------------------------------------------------------------------------------

@@ -341,6 +341,38 @@ def baseline_not_started() -> Scenario:
     return path("baseline-not-started", overrides={"comprehend:startSentimentDetectionJob": refused})
 
 
+def transformer_recipe() -> Scenario:
+    """``{"recipe": "transformer"}``: the GPU fine-tuning job (spot, checkpoints, staged weights), then the same gate
+    and hosting with the transformer's serving image."""
+    return path("transformer", input={"recipe": "transformer", "hyperparameters": {"epochs": "3"}}, accuracy=0.93)
+
+
+def transformer_below_threshold() -> Scenario:
+    """The transformer recipe meets the same model gate: below the threshold, no endpoint is touched."""
+    return path("transformer-below-threshold", input={"recipe": "transformer"}, live=Live(), accuracy=0.70)
+
+
+TRANSFORMER_FAILURE_REASON = (
+    "AlgorithmError: training refused: no pretrained weights for 'distilbert-base-uncased': the job is "
+    "network-isolated, so they must arrive as the 'pretrained' channel, exit code: 2"
+)
+
+
+def transformer_fails() -> Scenario:
+    """The fine-tuning job fails: the same failure report as the linear job, with the script's reason."""
+    return path(
+        "transformer-fails",
+        input={"recipe": "transformer"},
+        training=training_job(status="Failed", failure_reason=TRANSFORMER_FAILURE_REASON),
+        overrides={"sagemaker:describeTrainingJob": described_training_job("Failed", TRANSFORMER_FAILURE_REASON)},
+    )
+
+
+def unknown_recipe() -> Scenario:
+    """A recipe that does not exist is refused before any job starts."""
+    return path("unknown-recipe", input={"recipe": "xgboost"})
+
+
 PATHS: dict[str, Callable[[], Scenario]] = {
     "first-run": first_run,
     "later-run": later_run,
@@ -373,4 +405,8 @@ PATHS: dict[str, Callable[[], Scenario]] = {
     "baseline-job-stopped": baseline_job_stopped,
     "baseline-times-out": baseline_times_out,
     "baseline-not-started": baseline_not_started,
+    "transformer": transformer_recipe,
+    "transformer-below-threshold": transformer_below_threshold,
+    "unknown-recipe": unknown_recipe,
+    "transformer-fails": transformer_fails,
 }

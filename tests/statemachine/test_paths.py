@@ -457,3 +457,63 @@ def test_a_failed_restore_is_reported_too(run_path):
     assert len(result.calls_to("sagemaker:updateEndpoint")) >= 2
     note = assert_one_failure_notice(result, Live().endpoint_config)
     assert "also failed" in str(note["message"]), note
+
+
+# --- the transformer recipe, chosen per run -------------------------------------------------------------------
+def test_the_transformer_recipe_fine_tunes_on_spot_with_checkpoints_and_serves_its_image(run_path, pipeline_config):
+    result = run_path("transformer")
+    result.assert_status("SUCCEEDED")
+    result.assert_states_in_order(["Which recipe?", "Locate pretrained weights", "Fine-tune transformer",
+                                   "Serve with the transformer image", "Model-quality gate", "Create model"])
+    job = only_call(result, "sagemaker:createTrainingJob").parameters
+    tf = pipeline_config.transformer
+    assert job["EnableManagedSpotTraining"] is True
+    assert job["StoppingCondition"] == {"MaxRuntimeInSeconds": tf.max_runtime_seconds,
+                                        "MaxWaitTimeInSeconds": tf.max_wait_seconds}
+    checkpoint = job["CheckpointConfig"]
+    assert checkpoint["LocalPath"] == "/opt/ml/checkpoints"
+    assert re.fullmatch(r"s3://[^/]+/models/[^/]+/checkpoints/", checkpoint["S3Uri"]), checkpoint
+    assert job["ResourceConfig"]["InstanceType"] == tf.instance_type and job["EnableNetworkIsolation"] is True
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
+    assert channels["pretrained"].endswith(f"/pretrained/{tf.model_name}/"), channels
+    assert set(channels) == {"train", "validation", "pretrained", "code"}
+    hyperparameters = job["HyperParameters"]
+    assert hyperparameters["epochs"] == "3" and hyperparameters["model_name"] == tf.model_name
+    assert hyperparameters["sagemaker_torch_distributed_enabled"] == "true"
+    assert hyperparameters["sagemaker_program"] == "train.py"
+    assert "huggingface-pytorch-training:" in job["AlgorithmSpecification"]["TrainingImage"]
+    image = only_call(result, "sagemaker:createModel").parameters["PrimaryContainer"]["Image"]
+    assert "huggingface-pytorch-inference:" in image and "-cpu-" in image, image
+
+
+def test_the_default_recipe_still_trains_the_linear_model(run_path):
+    result = run_path("first-run")
+    result.assert_states_in_order(["Which recipe?", "Train model", "Serve with the scikit-learn image"])
+    job = only_call(result, "sagemaker:createTrainingJob").parameters
+    assert "CheckpointConfig" not in job and "sagemaker-scikit-learn:" in job["AlgorithmSpecification"]["TrainingImage"]
+    assert "sagemaker-scikit-learn:" in only_call(result, "sagemaker:createModel").parameters["PrimaryContainer"]["Image"]
+
+
+def test_the_transformer_meets_the_same_model_gate(run_path):
+    result = run_path("transformer-below-threshold")
+    assert_failed_with(result, "ModelRejected")
+    assert only_call(result, "sagemaker:createTrainingJob").parameters["CheckpointConfig"]
+    assert not result.calls_to("sagemaker:createModel")
+    assert_live_endpoint_untouched(result)
+
+
+def test_an_unknown_recipe_is_refused_before_any_job(run_path):
+    result = run_path("unknown-recipe")
+    assert_failed_with(result, "InvalidInput", "xgboost")
+    assert result.call_sequence() == ["sns:publish"], result.explain()
+
+
+def test_a_failed_fine_tuning_job_reports_its_reason_like_the_linear_job(run_path):
+    result = run_path("transformer-fails")
+    job = only_call(result, "sagemaker:createTrainingJob").parameters["TrainingJobName"]
+    result.assert_states_in_order(["Fine-tune transformer", "Fine-tune transformer failed",
+                                   "Describe failed training job", "Training job failed"])
+    assert_failed_with(result, "TrainModelFailed", f"Fine-tune transformer failed: training job {job} is Failed",
+                       "no pretrained weights", "/aws/sagemaker/TrainingJobs")
+    assert_one_failure_notice(result, "no pretrained weights")
+    assert not [c for c in result.calls if c.api in HOSTING_WRITES]

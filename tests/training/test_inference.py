@@ -2,11 +2,16 @@
 
 Requests go through :func:`sm_helpers.invoke`, which runs the handler chain the way the container's
 serving stack does (a raised exception would become an HTTP 500 there, so none may escape).
+
+One contract, two recipes: every request/response test runs against the linear model's handlers
+(``training/inference.py``) and the transformer recipe's (``training/transformer/inference.py``, with the tiny
+fine-tuned model of ``tests/transformer/fixtures.py``; skipped when torch is not installed).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import inference
 import joblib
@@ -16,11 +21,32 @@ from hypothesis import strategies as st
 
 from tests.training.sm_helpers import invoke
 
+RECIPES = ("linear", "transformer")
 
-def call(model, body, content_type="application/json", accept="application/json"):
+
+@dataclass(frozen=True)
+class Served:
+    """A recipe's handler module and its loaded model."""
+
+    handlers: object
+    model: object
+
+
+@pytest.fixture(params=RECIPES)
+def served(request, small_model) -> Served:
+    if request.param == "linear":
+        return Served(inference, small_model)
+    from tests.transformer.fixtures import load_handlers
+
+    trained = request.getfixturevalue("trained_transformer")
+    handlers = load_handlers(trained.model_dir / "code", "transformer_inference")
+    return Served(handlers, handlers.model_fn(str(trained.model_dir)))
+
+
+def call(served, body, content_type="application/json", accept="application/json"):
     if isinstance(body, str):
         body = body.encode("utf-8")
-    response = invoke(inference, model, body, content_type, accept)
+    response = invoke(served.handlers, served.model, body, content_type, accept)
     return response.status_code, json.loads(response.get_data(as_text=True)) if response.status_code != 500 else None
 
 
@@ -32,7 +58,7 @@ def labels(payload):
 def test_model_fn_loads_a_saved_model(tmp_path, small_model):
     joblib.dump(small_model, tmp_path / "model.joblib", compress=3)
     loaded = inference.model_fn(str(tmp_path))
-    status, payload = call(loaded, '{"instances": ["superb and touching", "awful waste"]}')
+    status, payload = call(Served(inference, loaded), '{"instances": ["superb and touching", "awful waste"]}')
     assert status == 200 and labels(payload) == ["positive", "negative"]
 
 
@@ -59,8 +85,8 @@ def test_model_fn_names_a_missing_or_wrong_file(tmp_path):
         ('"superb, and touching"\r\n"awful\nwaste"\r\n', "text/csv"),
     ],
 )
-def test_formats_answer_in_request_order(small_model, body, content_type):
-    status, payload = call(small_model, body, content_type)
+def test_formats_answer_in_request_order(served, body, content_type):
+    status, payload = call(served, body, content_type)
     assert status == 200
     assert labels(payload) == ["positive", "negative"]
     for prediction in payload["predictions"]:
@@ -70,35 +96,35 @@ def test_formats_answer_in_request_order(small_model, body, content_type):
         assert prediction["score"] == pytest.approx(p if prediction["label"] == "positive" else 1 - p, abs=2e-6)
 
 
-def test_bare_json_string_is_one_review(small_model):
-    status, payload = call(small_model, '"a masterpiece, loved it"')
+def test_bare_json_string_is_one_review(served):
+    status, payload = call(served, '"a masterpiece, loved it"')
     assert status == 200 and labels(payload) == ["positive"]
 
 
-def test_text_is_normalized_before_prediction(small_model):
+def test_text_is_normalized_before_prediction(served):
     raw = "<i>superb</i><br /><br />and   touching\u0085"
-    _, plain = call(small_model, json.dumps(["superb and touching\u2026"]))
-    _, marked = call(small_model, json.dumps([raw]))
+    _, plain = call(served, json.dumps(["superb and touching\u2026"]))
+    _, marked = call(served, json.dumps([raw]))
     assert plain == marked
 
 
-def test_unicode_line_separators_stay_inside_a_review(small_model):
+def test_unicode_line_separators_stay_inside_a_review(served):
     # U+0085 occurs inside IMDb reviews; str.splitlines() would cut the review in two.
-    status, payload = call(small_model, "superb\u0085 and touching\u2028film\n", "text/plain")
+    status, payload = call(served, "superb\u0085 and touching\u2028film\n", "text/plain")
     assert status == 200 and len(payload["predictions"]) == 1
 
 
 @pytest.mark.parametrize(
     "accept", [None, "*/*", "application/json", "application/*", "text/html, application/json;q=0.9"]
 )
-def test_accepts_that_allow_json(small_model, accept):
-    assert call(small_model, '["great"]', accept=accept)[0] == 200
+def test_accepts_that_allow_json(served, accept):
+    assert call(served, '["great"]', accept=accept)[0] == 200
 
 
-def test_limits_are_inclusive(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_INSTANCES", 3)
-    monkeypatch.setattr(inference, "MAX_TEXT_CHARS", 10)
-    status, payload = call(small_model, json.dumps(["great film", "awful", "dull"]))
+def test_limits_are_inclusive(served, monkeypatch):
+    monkeypatch.setattr(served.handlers, "MAX_INSTANCES", 3)
+    monkeypatch.setattr(served.handlers, "MAX_TEXT_CHARS", 10)
+    status, payload = call(served, json.dumps(["great film", "awful", "dull"]))
     assert status == 200 and len(payload["predictions"]) == 3
 
 
@@ -138,57 +164,57 @@ def test_limits_are_inclusive(small_model, monkeypatch):
         ("great\x00film", "text/plain", None, 400, "NUL characters"),
     ],
 )
-def test_client_errors_are_4xx_with_a_message(small_model, body, content_type, accept, status, message):
-    got_status, payload = call(small_model, body, content_type, accept)
+def test_client_errors_are_4xx_with_a_message(served, body, content_type, accept, status, message):
+    got_status, payload = call(served, body, content_type, accept)
     assert got_status == status, payload
     if status != 200:
         assert set(payload) == {"error"} and message in payload["error"]
 
 
-def test_invalid_utf8_is_400(small_model):
-    response = invoke(inference, small_model, b'["caf\xe9"]', "application/json; charset=utf-8", None)
+def test_invalid_utf8_is_400(served):
+    response = invoke(served.handlers, served.model, b'["caf\xe9"]', "application/json; charset=utf-8", None)
     assert response.status_code == 400
     assert "not valid utf-8" in json.loads(response.get_data(as_text=True))["error"]
 
 
-def test_too_many_texts_is_413(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_INSTANCES", 3)
-    status, payload = call(small_model, json.dumps(["great"] * 4))
+def test_too_many_texts_is_413(served, monkeypatch):
+    monkeypatch.setattr(served.handlers, "MAX_INSTANCES", 3)
+    status, payload = call(served, json.dumps(["great"] * 4))
     assert status == 413 and "too many texts: 4 > 3" in payload["error"]
-    status, payload = call(small_model, "great\n" * 4, "text/plain")
+    status, payload = call(served, "great\n" * 4, "text/plain")
     assert status == 413
 
 
-def test_too_long_text_is_413(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_TEXT_CHARS", 10)
-    status, payload = call(small_model, json.dumps(["short", "x" * 11]))
+def test_too_long_text_is_413(served, monkeypatch):
+    monkeypatch.setattr(served.handlers, "MAX_TEXT_CHARS", 10)
+    status, payload = call(served, json.dumps(["short", "x" * 11]))
     assert status == 413 and "instance 1 is too long: 11 > 10" in payload["error"]
 
 
-def test_csv_field_beyond_the_csv_module_limit_is_413(small_model):
-    status, payload = call(small_model, '"' + "x" * 200_000 + '"\n', "text/csv")
+def test_csv_field_beyond_the_csv_module_limit_is_413(served):
+    status, payload = call(served, '"' + "x" * 200_000 + '"\n', "text/csv")
     assert status == 413 and "longer than the limit" in payload["error"]
 
 
-def test_too_large_body_is_413_before_decoding(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_BODY_BYTES", 100)
-    status, payload = call(small_model, json.dumps(["great film"] * 20))
+def test_too_large_body_is_413_before_decoding(served, monkeypatch):
+    monkeypatch.setattr(served.handlers, "MAX_BODY_BYTES", 100)
+    status, payload = call(served, json.dumps(["great film"] * 20))
     assert status == 413 and "request body too large" in payload["error"]
-    status, _ = call(small_model, b"\xff" * 101, "text/plain")  # not even valid UTF-8: size is checked first
+    status, _ = call(served, b"\xff" * 101, "text/plain")  # not even valid UTF-8: size is checked first
     assert status == 413
 
 
-def test_input_fn_never_raises_on_odd_python_values():
-    assert inference.input_fn(12345, "application/json").status == 400
-    assert inference.input_fn(None, "text/plain").status == 400
+def test_input_fn_never_raises_on_odd_python_values(served):
+    assert served.handlers.input_fn(12345, "application/json").status == 400
+    assert served.handlers.input_fn(None, "text/plain").status == 400
 
 
-def test_limits_come_from_the_environment(monkeypatch):
+def test_limits_come_from_the_environment(served, monkeypatch):
     monkeypatch.setenv("SENTIMENT_MAX_INSTANCES", "7")
-    assert inference._env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 7
+    assert served.handlers._env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 7
     for bad in ("0", "-3", "many"):
         monkeypatch.setenv("SENTIMENT_MAX_INSTANCES", bad)
-        assert inference._env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 1000
+        assert served.handlers._env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 1000
 
 
 # --- property test ----------------------------------------------------------------------------------------
@@ -240,8 +266,8 @@ BODIES = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=BODIES, content_type=CONTENT_TYPES, accept=ACCEPTS)
-def test_any_request_gets_an_answer_or_a_client_error(small_model, body, content_type, accept):
-    response = invoke(inference, small_model, body, content_type, accept)
+def test_any_request_gets_an_answer_or_a_client_error(served, body, content_type, accept):
+    response = invoke(served.handlers, served.model, body, content_type, accept)
     assert response.status_code in (200, 400, 406, 413, 415), response.get_data(as_text=True)
     if response.status_code == 200 and inference.line_accept(accept):
         # a multi-record answer: one line per record, each a prediction or that record's error
