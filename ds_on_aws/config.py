@@ -214,7 +214,8 @@ class PriceTable:
     as_of: str = "2026-12-01"
     region: str = "us-east-1"
     currency: str = "USD"
-    source: str = "AWS pricing pages (on-demand list prices), read by hand"
+    source: str = ("on-demand list prices as published by AWS, entered without network access: check them on the "
+                   "AWS pricing pages before quoting a figure")
     glue_dpu_hour: float = 0.44
     glue_minimum_seconds: int = 60
     sagemaker_training_instance_hour: dict = field(default_factory=_default_instance_prices)
