@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 # The JVM's optimizing (C2) compiler spent about 56 CPU-seconds compiling Spark's generated code in a 25k-row run
 # that lasts seconds; the client compiler alone (tier 1) compiles fast code at a fraction of the cost. Only for the
 # local driver, which this process starts: on Glue the JVM is Glue's.
-LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC -XX:MetaspaceSize=256m"
 
 
 def local_spark(app_name: str = "clean_reviews", shuffle_partitions: int = 8,
