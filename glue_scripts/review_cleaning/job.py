@@ -44,9 +44,10 @@ def run_job(spark: SparkSession, options: Mapping[str, str]) -> dict[str, Any]:
     """Clean, split, write and gate one run. Returns the report; raises DataQualityError after writing it.
 
     The input is read once and the per-record rules run once: their result is cached, and the one aggregation
-    that decides the source key materializes it before anything else reads it (the de-duplication window and the
-    split aggregation both read it). Shuffles get one partition per ROWS_PER_SHUFFLE_PARTITION rows (at least one per
-    core) instead of a fixed number sized for the largest input.
+    that decides the source key materializes it before anything else reads it. De-duplication, splits and the
+    report's figures run on a narrow projection without texts (its own small cache); the decisions are joined
+    back once, for the writers. Shuffles get one partition per ROWS_PER_SHUFFLE_PARTITION rows (at least one per
+    core) instead of a fixed number sized for the largest input; RUN_CONF applies for the run only.
     """
     opts = parse_options(options)
     with _run_conf(spark, RUN_CONF):
