@@ -217,3 +217,22 @@ def baseline_output_key(run_id: str) -> str:
 def evaluation_report_key(run_id: str) -> str:
     """Beside the run's model: ``models/<run_id>/evaluation.json``."""
     return f"{MODELS_PREFIX}{run_id}/{EVALUATION_REPORT}"
+
+
+# --- voice feedback (the voice state machine and `ds-on-aws transcribe`) ---------------------------------------------
+#
+# Curated bucket:
+#     transcripts/<run_id>/<job name>.json      Amazon Transcribe's transcript of one audio file of the run
+# Raw bucket (under voice.records_prefix, itself under scoring.input_prefix, so a scoring run may read it):
+#     <records_prefix><run_id>/feedback.jsonl   the run's feedback records (common/voice_records.py), scored next
+
+TRANSCRIPTS_PREFIX = "transcripts/"
+VOICE_RECORDS_FILE = "feedback.jsonl"
+
+
+def transcript_key(run_id: str, job_name: str) -> str:
+    return f"{TRANSCRIPTS_PREFIX}{run_id}/{job_name}.json"
+
+
+def voice_records_key(records_prefix: str, run_id: str) -> str:
+    return f"{records_prefix}{run_id}/{VOICE_RECORDS_FILE}"
