@@ -39,7 +39,7 @@ class PrepareVoice(Stage):
             "Validate voice input", error="InvalidInput",
             message=sfn.JsonPath.format(
                 f"Execution input rejected: optional fields are input_s3_uri (string under {audio_root}: the audio "
-                f"prefix or one file), model_name (empty: the live endpoint's model; or {name_prefix}... with "
+                f"prefix or one file), model_name (empty: the model of the live endpoint; or {name_prefix}... with "
                 "letters, digits and dashes); got {}",
                 sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(EXECUTION_INPUT))),
         )
