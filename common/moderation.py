@@ -46,6 +46,7 @@ RETRY_ATTEMPTS = 8  # botocore standard retry mode: throttling and 5xx, exponent
 THROTTLING = ("ThrottlingException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
               "LimitExceededException")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+RESULT_SUFFIX = ".jsonl"  # scoring/<run_id>/moderation/<input file>.jsonl
 
 
 class ModerationError(RuntimeError):
@@ -259,14 +260,17 @@ class Deadline:
         return self.seconds is not None and time.monotonic() - self.started >= self.seconds
 
 
-def _check_toxicity(rows: list, records: list, settings: Settings, client, deadline: Deadline, pool) -> None:
-    indexes = [i for i, r in enumerate(records) if (r.get("text") or "").strip()][: settings.max_text_records]
+def _check_toxicity(rows: list, records: list, settings: Settings, client, deadline: Deadline, pool,
+                    used: dict) -> None:
+    room = max(settings.max_text_records - used.get("text", 0), 0)  # the run's budget, across calls
+    indexes = [i for i, r in enumerate(records) if (r.get("text") or "").strip()][:room]
     checked = set(indexes)
     for i in range(len(records)):
         if i not in checked:
             add_error(rows[i], f"toxicity: not checked (over moderation.max_text_records {settings.max_text_records})"
                       if (records[i].get("text") or "").strip() else "toxicity: not checked (empty text)")
     batches = text_batches(records[i]["text"] for i in indexes)
+    used["text"] = used.get("text", 0) + len(indexes)
 
     def run(batch: TextBatch):
         return None if deadline.passed() else detect_toxicity(client, batch, settings.toxicity_language)
@@ -308,17 +312,19 @@ def _collect_toxicity(batch: TextBatch, answer, indexes: list, per_record: dict,
 
 
 def _check_images(rows: list, records: list, settings: Settings, client, raw_bucket: str, deadline: Deadline,
-                  pool) -> None:
+                  pool, used: dict) -> None:
     todo = []
     for index, record in enumerate(records):
         key, problem = image_location(record.get(settings.image_column), raw_bucket, settings.image_prefix)
         rows[index]["image_key"] = record.get(settings.image_column)
         if problem:
             add_error(rows[index], problem)
-        elif key is not None and len(todo) >= settings.max_image_records:
+        elif key is not None and len(todo) + used.get("images", 0) >= settings.max_image_records:
             add_error(rows[index], f"image: not checked (over moderation.max_image_records {settings.max_image_records})")
         elif key is not None:
             todo.append((index, key))
+
+    used["images"] = used.get("images", 0) + len(todo)
 
     def run(item):
         if deadline.passed():
@@ -333,19 +339,22 @@ def _check_images(rows: list, records: list, settings: Settings, client, raw_buc
 
 
 def moderate(records: list, settings: Settings, *, comprehend=None, rekognition=None, raw_bucket: str = "",
-             deadline: Deadline | None = None) -> list:
-    """One result row per record (``{"review_id", "text", <image column>...}``), in order."""
+             deadline: Deadline | None = None, used: dict | None = None) -> list:
+    """One result row per record (``{"review_id", "text", <image column>...}``), in order.
+
+    ``used`` (optional) counts the records sent to each service (``text``, ``images``), for a per-run budget.
+    """
     rows = [new_row(r["review_id"]) for r in records]
-    deadline = deadline or Deadline()
+    deadline, used = deadline or Deadline(), used if used is not None else {}
     with ThreadPoolExecutor(max_workers=settings.concurrency) as pool:
         if settings.toxicity:
             if comprehend is None or not hasattr(comprehend, "detect_toxic_content"):
                 raise ModerationError("this boto3 has no Comprehend DetectToxicContent: use a newer boto3/botocore")
-            _check_toxicity(rows, records, settings, comprehend, deadline, pool)
+            _check_toxicity(rows, records, settings, comprehend, deadline, pool, used)
         if settings.images:
             if rekognition is None:
                 raise ModerationError("no Rekognition client for the image check")
-            _check_images(rows, records, settings, rekognition, raw_bucket, deadline, pool)
+            _check_images(rows, records, settings, rekognition, raw_bucket, deadline, pool, used)
     return [finish(row, settings.toxicity_threshold) for row in rows]
 
 
