@@ -60,6 +60,13 @@ PREDICTIONS_TABLE = "predictions"
 PREDICTIONS_TABLE_PREFIX = f"{TABLES_PREFIX}{PREDICTIONS_TABLE}/"
 SCORING_SUMMARY = "scoring_summary.json"
 MODES = ("train", "score")  # the cleaning job's --mode
+# Columns a scoring run carries from its input to the predictions table when the input has them (``source`` to the
+# table's ``source`` column, the others to its ``context`` map): where a record came from (a file, a call's audio),
+# a call's turn and speaker, an image to moderate. ``scoring.context_columns`` in cdk.json chooses them.
+SCORING_CONTEXT_COLUMNS = ("source", "call_id", "turn", "speaker", "channel", "start_time", "end_time", "image_key")
+SOURCE_COLUMN = "source"
+CONTEXT_COLUMN_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"  # lower-case names: Athena's map keys and JSON fields alike
+RESERVED_CONTEXT_COLUMNS = ("review_id", "text", "context")
 TRAIN_MODE, SCORE_MODE = MODES
 DATA_QUALITY_REPORT = "data_quality.json"
 DUPLICATES_FOLDER = "duplicates"

@@ -8,10 +8,12 @@ Python 3.9 compatible: no ``match``, no ``X | Y`` outside annotations, no ``zip(
 Input, under ``<curated_uri>`` (pipeline_contracts' layout of a scoring run):
 
 * ``scoring/<run_id>/transform/*.out``: one JSON object per line, the input record joined with the model's answer
-  (``DataProcessing``: ``JoinSource=Input``, ``OutputFilter=$['review_id','text','SageMakerOutput']``):
-  ``{"review_id", "text", "SageMakerOutput": {"label", "score", "positive_probability"} | {"error"}}``;
-* ``reports/<run_id>/duplicates/``: gzip JSON Lines ``{"review_id", "kept_review_id"}`` of the reviews the cleaning
-  collapsed into another: they get the prediction of the review they duplicate (``duplicate_of`` says which);
+  (``DataProcessing``: ``JoinSource=Input``, ``OutputFilter=$``): ``{"review_id", "text", <context columns>,
+  "SageMakerOutput": {"label", "score", "positive_probability"} | {"error"}}``; ``source`` becomes the table's
+  ``source``, the other context columns its ``context`` map;
+* ``reports/<run_id>/duplicates/``: gzip JSON Lines ``{"review_id", "kept_review_id", <context columns>}`` of the
+  reviews the cleaning collapsed into another: they get the prediction of the review they duplicate
+  (``duplicate_of`` says which) and keep their own source and context;
 * ``scoring/<run_id>/moderation/*.jsonl`` when the run's moderation step completed (``common/moderation.py``):
   ``{"review_id", "toxicity", "toxicity_labels", "image_key", "image_labels", "flagged", "moderation_error"}``,
   joined by review id (a duplicate carries the moderation of the review it duplicates, like its prediction).
@@ -37,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline_contracts import (
+    SOURCE_COLUMN,
     duplicates_key,
     predictions_run_key,
     scoring_moderation_key,
@@ -48,6 +51,8 @@ from pipeline_contracts import (
 PREDICTION_COLUMNS = (
     ("review_id", "string"),
     ("text", "string"),
+    ("source", "string"),
+    ("context", "map<string,string>"),
     ("label", "string"),
     ("positive_probability", "double"),
     ("score", "double"),
@@ -61,6 +66,8 @@ PREDICTION_COLUMNS = (
     ("model_name", "string"),
     ("scored_at", "timestamp"),
 )
+# Fields of a joined transform line (or a duplicates line) that are not context columns.
+NOT_CONTEXT = frozenset(("review_id", "text", "SageMakerOutput", "kept_review_id", SOURCE_COLUMN))
 HISTOGRAM_BINS = 10
 EXTREMES = 5  # most negative / most positive reviews in the summary
 EXCERPT_CHARS = 500
@@ -164,9 +171,12 @@ def prediction_row(line: str, where: str, model_name: str, scored_at: datetime) 
         raise PublishError(f"{where}: expected {{review_id, text, SageMakerOutput}}, got {line[:200]!r}")
     error = answer.get("error")
     probability = answer.get("positive_probability")
+    source, context = record_context(record)
     return {
         "review_id": record["review_id"],
         "text": record.get("text"),
+        "source": source,
+        "context": context,
         "label": None if error is not None else answer.get("label"),
         "positive_probability": None if error is not None else float(probability),
         "score": None if error is not None else float(answer.get("score")),
@@ -178,13 +188,22 @@ def prediction_row(line: str, where: str, model_name: str, scored_at: datetime) 
     }
 
 
+def record_context(record: dict) -> tuple:
+    """A record's ``source`` and its other context columns (the ``context`` map, as sorted pairs; None if none)."""
+    pairs = sorted((k, str(v)) for k, v in record.items() if k not in NOT_CONTEXT and v is not None)
+    source = record.get(SOURCE_COLUMN)
+    return (None if source is None else str(source)), (pairs or None)
+
+
 def duplicate_rows(row: dict, duplicates: dict) -> list:
-    """The rows of the reviews collapsed into ``row``'s review: its prediction, their ids."""
-    return [dict(row, review_id=dup, duplicate_of=row["review_id"]) for dup in duplicates.get(row["review_id"], ())]
+    """The rows of the reviews collapsed into ``row``'s review: its prediction, their own ids, source and context."""
+    return [dict(row, review_id=dup, duplicate_of=row["review_id"], source=source, context=context)
+            for dup, source, context in duplicates.get(row["review_id"], ())]
 
 
 def read_duplicates(store: Store, run_id: str) -> dict:
-    """kept review id -> the ids collapsed into it (the cleaning job's duplicates report)."""
+    """kept review id -> ``(id, source, context)`` of each review collapsed into it (the cleaning job's duplicates
+    report; in a scoring run each line also carries the copy's own context columns)."""
     kept: dict = {}
     for name in store.list(duplicates_key(run_id)):
         if name.rsplit("/", 1)[-1].startswith(("_", ".")):
@@ -192,7 +211,7 @@ def read_duplicates(store: Store, run_id: str) -> dict:
         for line in store.read_lines(name):
             pair = json.loads(line)
             if pair.get("review_id") != pair.get("kept_review_id"):
-                kept.setdefault(pair["kept_review_id"], []).append(pair["review_id"])
+                kept.setdefault(pair["kept_review_id"], []).append((pair["review_id"], *record_context(pair)))
     return kept
 
 

@@ -8,12 +8,18 @@ state machine and the laptop run alike. This module must stay free of aws_cdk im
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_contracts import DATA_QUALITY_DEFAULTS
+from pipeline_contracts import (
+    CONTEXT_COLUMN_PATTERN,
+    DATA_QUALITY_DEFAULTS,
+    RESERVED_CONTEXT_COLUMNS,
+    SCORING_CONTEXT_COLUMNS,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -68,6 +74,10 @@ def _section(cls, raw: Mapping[str, Any] | None, where: str):
             raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
         elif type_name == "dict" and not isinstance(value, dict):
             raise ConfigError(f"{where}.{name}: expected an object, got {value!r}")
+        elif type_name.startswith("tuple"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}.{name}: expected a list of strings, got {value!r}")
+            value = tuple(value)
         values[name] = value
     return cls(**values)
 
@@ -189,6 +199,8 @@ class ScoringConfig:
     publish_max_capacity: float = 0.0625  # DPU of the Glue Python shell job: 0.0625 or 1.0
     timeout_minutes: int = 240  # the whole scoring run
     trigger_on_upload: bool = False  # start a scoring run when a file lands under input_prefix
+    # input columns carried to the predictions table when present (source -> `source`, the rest -> `context`)
+    context_columns: tuple[str, ...] = SCORING_CONTEXT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -363,6 +375,10 @@ class PipelineConfig:
             raise ConfigError(f"{where}: max_payload_mb x max_concurrent_transforms must be at most 100 (Batch Transform)")
         if not 1 <= sc.invocation_timeout_seconds <= 3600:
             raise ConfigError(f"{where}.invocation_timeout_seconds: must be 1-3600, got {sc.invocation_timeout_seconds}")
+        bad = [c for c in sc.context_columns if not re.match(CONTEXT_COLUMN_PATTERN, c) or c in RESERVED_CONTEXT_COLUMNS]
+        if bad or len(set(sc.context_columns)) != len(sc.context_columns):
+            raise ConfigError(f"{where}.context_columns: distinct lower-case names (letters, digits, '_'), not "
+                              f"{list(RESERVED_CONTEXT_COLUMNS)}; got {list(sc.context_columns)}")
         if sc.publish_max_capacity not in (0.0625, 1.0):
             raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
 

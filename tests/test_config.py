@@ -49,6 +49,10 @@ def test_job_arguments_are_strings_named_like_flags():
         ({"transformer": {"instance_type": "g5.xlarge"}}, "transformer.instance_type"),
         ({"transformer": {"hyperparameters": {"epochs": 3}}}, "transformer.hyperparameters"),
         ({"transformer": {"use_spot": 1}}, "transformer.use_spot"),
+        ({"scoring": {"context_columns": "source"}}, r"scoring\.context_columns: expected a list of strings"),
+        ({"scoring": {"context_columns": ["source", "Image Key"]}}, r"scoring\.context_columns: distinct lower-case"),
+        ({"scoring": {"context_columns": ["source", "source"]}}, r"scoring\.context_columns: distinct"),
+        ({"scoring": {"context_columns": ["review_id"]}}, r"scoring\.context_columns"),
         ("not an object", CONTEXT_KEY),
     ],
 )

@@ -171,8 +171,9 @@ def transform_batch(chain: HandlerChain, batch: list[dict]) -> list[str]:
     if len(answers) != len(batch):
         raise RunnerError(f"the model answered {len(answers)} lines for {len(batch)} records: JoinSource=Input "
                           "needs one answer line per record")
-    return [json.dumps({"review_id": r["review_id"], "text": r["text"], "SageMakerOutput": json.loads(a)},
-                       ensure_ascii=False) for r, a in zip(batch, answers, strict=True)]
+    # JoinSource=Input with OutputFilter "$": the whole input record (context columns included) plus the answer
+    return [json.dumps({**r, "SageMakerOutput": json.loads(a)}, ensure_ascii=False)
+            for r, a in zip(batch, answers, strict=True)]
 
 
 def score_run(curated: Path, run_id: str, model_dir: Path, batch_size: int, progress_bar: bool) -> int:
@@ -308,6 +309,7 @@ def _clean(config: PipelineConfig, options: ScoreOptions, raw, curated: Path, ru
     arguments = data_quality_arguments(config, overrides, None)
     job_options = cleaning.job_options(str(raw.path), curated, run_id, raw.input_format, arguments)
     job_options["mode"] = SCORE_MODE
+    job_options["context_columns"] = ",".join(config.scoring.context_columns)
     try:
         state["dq_report"] = cleaning.run_cleaning(cleaning.local_spark(), job_options)
         return None

@@ -48,7 +48,8 @@ def scoring_definition(scope: Construct, parts: ScoringParts) -> sfn.IChainable:
         failures=failures,
     )
     clean = CleanForScoring(
-        scope, "CleanForScoring", glue_job=p.cleaning_job, min_rows=p.config.scoring.min_rows, failures=failures
+        scope, "CleanForScoring", glue_job=p.cleaning_job, min_rows=p.config.scoring.min_rows,
+        context_columns=p.config.scoring.context_columns, failures=failures,
     )
     find_model = FindModel(
         scope, "FindModel", endpoint_name=p.config.endpoint.name, read_arns=p.read_arns, failures=failures

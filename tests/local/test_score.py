@@ -125,7 +125,10 @@ def _score_mode_available() -> bool:
 @pytest.mark.spark
 @pytest.mark.skipif(not _score_mode_available(), reason="the cleaning job has no --mode score yet")
 def test_score_command_end_to_end_on_a_small_file(tmp_path, model_dir, capsys):
-    rows = [{"id": f"r{i}", "text": t} for i, t in enumerate(
+    # context columns ride along: `source` to the table's source, the others (matched ignoring case, cast to text)
+    # to its context map; a column not in scoring.context_columns (`agent`) does not
+    rows = [{"id": f"r{i}", "text": t, "source": f"s3://raw/voice/call-{i}.wav", "Speaker": "ch_1", "turn": i,
+             "agent": "x"} for i, t in enumerate(
         ["A wonderful film, moving and beautifully acted.", "Dull, badly written and far too long.",
          "Superb acting and a touching story.", "The worst film I have seen this year.",
          "Dull, badly written and far too long.", "Great!"] * 5 + ["<br />"])]  # "<br />": empty once cleaned
@@ -140,6 +143,10 @@ def test_score_command_end_to_end_on_a_small_file(tmp_path, model_dir, capsys):
     table = pd.read_parquet(run_dir / "curated" / predictions_run_key(run_dir.name))
     assert set(table["label"].dropna()) <= {"positive", "negative"}
     assert table["duplicate_of"].notna().any()  # the repeated reviews got the prediction of the kept one
+    for row in table.itertuples():  # every row, a collapsed copy too, keeps its own source and context
+        number = int(row.review_id.removeprefix("r"))
+        assert row.source == f"s3://raw/voice/call-{number}.wav"
+        assert dict(row.context) == {"speaker": "ch_1", "turn": str(number)}
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page and "Most negative reviews" in page
 
