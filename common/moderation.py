@@ -64,8 +64,8 @@ class Settings:
     image_column: str = "image_key"
     image_prefix: str = "images/"
     image_min_confidence: float = 50.0
-    max_text_records: int = 50000
-    max_image_records: int = 5000
+    max_text_records: int = 20000
+    max_image_records: int = 2000
     concurrency: int = 4
 
     @classmethod

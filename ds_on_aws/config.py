@@ -215,8 +215,8 @@ class ModerationConfig:
     image_column: str = "image_key"  # the input column naming each record's image (a key or s3://<raw bucket>/key)
     image_prefix: str = "images/"  # raw-bucket prefix images may be read from (the function's only image grant)
     image_min_confidence: float = 50.0  # Rekognition MinConfidence (percent)
-    max_text_records: int = 50000  # per run; records beyond are recorded as not checked
-    max_image_records: int = 5000
+    max_text_records: int = 20000  # per run; records beyond are recorded as not checked
+    max_image_records: int = 2000
     concurrency: int = 4  # requests in flight
 
     def as_settings(self) -> dict:
