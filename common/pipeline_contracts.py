@@ -17,6 +17,7 @@ A scoring run (the cleaning job with ``--mode score``, then Batch Transform) wri
 
     scoring/<run_id>/input/                         cleaned records to score, JSON Lines {"review_id", "text"}
     scoring/<run_id>/transform/                     Batch Transform output (one prediction line per input line)
+    scoring/<run_id>/moderation/                    moderation results (JSON Lines, one row per checked record)
     tables/predictions/run_id=<run_id>/             Parquet predictions behind the catalog table ``predictions``
     quarantine/<run_id>/, reports/<run_id>/         as for training (data_quality.json, duplicates/)
     reports/<run_id>/scoring_summary.json           counts and shares per label, score histogram, extremes
@@ -109,6 +110,11 @@ def scoring_transform_key(run_id: str) -> str:
     return f"{SCORING_PREFIX}{run_id}/transform"
 
 
+def scoring_moderation_key(run_id: str) -> str:
+    """``scoring/<run_id>/moderation``: the moderation step's results (Comprehend toxicity, Rekognition labels)."""
+    return f"{SCORING_PREFIX}{run_id}/moderation"
+
+
 def predictions_run_key(run_id: str) -> str:
     """``tables/predictions/run_id=<run_id>``: the run's partition of the predictions table."""
     return f"{PREDICTIONS_TABLE_PREFIX}run_id={run_id}"
@@ -125,6 +131,7 @@ def scoring_outputs(curated_root: str, run_id: str) -> dict[str, str]:
     return {
         "scoring_input": f"{base}/{scoring_input_key(run_id)}",
         "transform": f"{base}/{scoring_transform_key(run_id)}",
+        "moderation": f"{base}/{scoring_moderation_key(run_id)}",
         "predictions": f"{base}/{predictions_run_key(run_id)}",
         "quarantine": f"{base}/{quarantine_key(run_id)}",
         "duplicates": f"{base}/{duplicates_key(run_id)}",

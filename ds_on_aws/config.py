@@ -204,6 +204,29 @@ class ScoringConfig:
 
 
 @dataclass(frozen=True)
+class ModerationConfig:
+    """Moderation in the scoring pipeline: Comprehend toxicity on the cleaned texts, Rekognition moderation labels on
+    the images records reference (keys in the raw bucket under ``image_prefix``). Both off by default."""
+
+    toxicity: bool = False
+    toxicity_threshold: float = 0.5  # flagged when the record's toxicity (0-1) is at or above this
+    toxicity_language: str = "en"  # DetectToxicContent supports English only
+    images: bool = False
+    image_column: str = "image_key"  # the input column naming each record's image (a key or s3://<raw bucket>/key)
+    image_prefix: str = "images/"  # raw-bucket prefix images may be read from (the function's only image grant)
+    image_min_confidence: float = 50.0  # Rekognition MinConfidence (percent)
+    max_text_records: int = 20000  # per run; records beyond are recorded as not checked
+    max_image_records: int = 2000
+    concurrency: int = 4  # requests in flight
+
+    def as_settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+MODERATION_LANGUAGES = ("en",)  # DetectToxicContent: "Currently, English is the only supported language"
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
     """The managed baseline (Amazon Comprehend batch sentiment) run beside training on a validation sample."""
 
@@ -269,6 +292,7 @@ class PipelineConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
     prices: PriceTable = field(default_factory=PriceTable)
     cost_assumptions: CostAssumptions = field(default_factory=CostAssumptions)
 
@@ -290,6 +314,7 @@ class PipelineConfig:
             "endpoint": EndpointConfig,
             "scoring": ScoringConfig,
             "baseline": BaselineConfig,
+            "moderation": ModerationConfig,
             "prices": PriceTable,
             "cost_assumptions": CostAssumptions,
         }
@@ -324,6 +349,7 @@ class PipelineConfig:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
         self.scoring_problems()
+        self.moderation_problems()
         self._validate_baseline_and_prices()
         self._validate_transformer()
 
@@ -355,6 +381,31 @@ class PipelineConfig:
                               f"{list(RESERVED_CONTEXT_COLUMNS)}; got {list(sc.context_columns)}")
         if sc.publish_max_capacity not in (0.0625, 1.0):
             raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
+
+    def moderation_problems(self) -> None:
+        """The ``moderation`` section's checks (the services' limits, where images may come from)."""
+        m, where = self.moderation, f"{CONTEXT_KEY}.moderation"
+        if m.toxicity_language not in MODERATION_LANGUAGES:
+            raise ConfigError(f"{where}.toxicity_language: Comprehend DetectToxicContent supports "
+                              f"{', '.join(MODERATION_LANGUAGES)} only, got {m.toxicity_language!r}")
+        if not 0.0 <= m.toxicity_threshold <= 1.0:
+            raise ConfigError(f"{where}.toxicity_threshold: must be in [0, 1], got {m.toxicity_threshold}")
+        if not 0.0 <= m.image_min_confidence <= 100.0:
+            raise ConfigError(f"{where}.image_min_confidence: a percentage 0-100, got {m.image_min_confidence}")
+        if not m.image_column.strip():
+            raise ConfigError(f"{where}.image_column: the name of the input column holding image keys, got ''")
+        prefix = m.image_prefix
+        if not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
+            raise ConfigError(f"{where}.image_prefix: a raw-bucket folder like 'images/' (ending with '/'), got {prefix!r}")
+        for name in ("max_text_records", "max_image_records"):
+            if not 1 <= getattr(m, name) <= 1_000_000:
+                raise ConfigError(f"{where}.{name}: must be 1..1000000, got {getattr(m, name)}")
+        if not 1 <= m.concurrency <= 32:
+            raise ConfigError(f"{where}.concurrency: must be 1..32 requests in flight, got {m.concurrency}")
+        context_columns = getattr(self.scoring, "context_columns", None)
+        if m.images and context_columns is not None and m.image_column not in context_columns:
+            raise ConfigError(f"{where}.image_column {m.image_column!r} is not among scoring.context_columns "
+                              f"{list(context_columns)}: the cleaning job would not carry it to the moderation step")
 
     def _validate_baseline_and_prices(self) -> None:
         b, p = self.baseline, self.prices
