@@ -17,6 +17,7 @@ A scoring run (the cleaning job with ``--mode score``, then Batch Transform) wri
 
     scoring/<run_id>/input/                         cleaned records to score, JSON Lines {"review_id", "text"}
     scoring/<run_id>/transform/                     Batch Transform output (one prediction line per input line)
+    scoring/<run_id>/moderation/                    moderation results (JSON Lines, one row per checked record)
     tables/predictions/run_id=<run_id>/             Parquet predictions behind the catalog table ``predictions``
     quarantine/<run_id>/, reports/<run_id>/         as for training (data_quality.json, duplicates/)
     reports/<run_id>/scoring_summary.json           counts and shares per label, score histogram, extremes
@@ -59,6 +60,13 @@ PREDICTIONS_TABLE = "predictions"
 PREDICTIONS_TABLE_PREFIX = f"{TABLES_PREFIX}{PREDICTIONS_TABLE}/"
 SCORING_SUMMARY = "scoring_summary.json"
 MODES = ("train", "score")  # the cleaning job's --mode
+# Columns a scoring run carries from its input to the predictions table when the input has them (``source`` to the
+# table's ``source`` column, the others to its ``context`` map): where a record came from (a file, a call's audio),
+# a call's turn and speaker, an image to moderate. ``scoring.context_columns`` in cdk.json chooses them.
+SCORING_CONTEXT_COLUMNS = ("source", "call_id", "turn", "speaker", "channel", "start_time", "end_time", "image_key")
+SOURCE_COLUMN = "source"
+CONTEXT_COLUMN_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"  # lower-case names: Athena's map keys and JSON fields alike
+RESERVED_CONTEXT_COLUMNS = ("review_id", "text", "context")
 TRAIN_MODE, SCORE_MODE = MODES
 DATA_QUALITY_REPORT = "data_quality.json"
 DUPLICATES_FOLDER = "duplicates"
@@ -102,6 +110,11 @@ def scoring_transform_key(run_id: str) -> str:
     return f"{SCORING_PREFIX}{run_id}/transform"
 
 
+def scoring_moderation_key(run_id: str) -> str:
+    """``scoring/<run_id>/moderation``: the moderation step's results (Comprehend toxicity, Rekognition labels)."""
+    return f"{SCORING_PREFIX}{run_id}/moderation"
+
+
 def predictions_run_key(run_id: str) -> str:
     """``tables/predictions/run_id=<run_id>``: the run's partition of the predictions table."""
     return f"{PREDICTIONS_TABLE_PREFIX}run_id={run_id}"
@@ -118,6 +131,7 @@ def scoring_outputs(curated_root: str, run_id: str) -> dict[str, str]:
     return {
         "scoring_input": f"{base}/{scoring_input_key(run_id)}",
         "transform": f"{base}/{scoring_transform_key(run_id)}",
+        "moderation": f"{base}/{scoring_moderation_key(run_id)}",
         "predictions": f"{base}/{predictions_run_key(run_id)}",
         "quarantine": f"{base}/{quarantine_key(run_id)}",
         "duplicates": f"{base}/{duplicates_key(run_id)}",

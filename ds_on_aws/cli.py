@@ -136,6 +136,9 @@ def _add_score_parser(sub) -> None:
     score.add_argument("--batch-size", type=_positive_int, default=1000,
                        help="records per mini-batch, as Batch Transform sends them (default: %(default)s)")
     score.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
+    score.add_argument("--moderation-results", type=Path, metavar="FILE",
+                       help="JSON Lines of Amazon Comprehend DetectToxicContent / Amazon Rekognition "
+                            "DetectModerationLabels replies per review_id, joined into the table (docs/moderation.md)")
 
 
 def _add_transcribe_parser(sub) -> None:
@@ -234,7 +237,7 @@ def command_score(args) -> int:
 
     result = score(ScoreOptions(input=args.input, model=args.model, output_dir=args.output_dir,
                                 data_quality=dict(args.data_quality), batch_size=args.batch_size,
-                                progress_bar=args.progress_bar))
+                                progress_bar=args.progress_bar, moderation_results=args.moderation_results))
     print(f"predictions: {result.run_dir / 'curated'}/tables/predictions/run_id={result.run_id}/  "
           f"summary: {result.run_dir / 'scoring_summary.json'}  report: {result.run_dir / 'report.html'}")
     return 0

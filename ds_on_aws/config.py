@@ -14,7 +14,12 @@ from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline_contracts import DATA_QUALITY_DEFAULTS
+from pipeline_contracts import (
+    CONTEXT_COLUMN_PATTERN,
+    DATA_QUALITY_DEFAULTS,
+    RESERVED_CONTEXT_COLUMNS,
+    SCORING_CONTEXT_COLUMNS,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = PROJECT_ROOT / "cdk.json"
@@ -69,9 +74,9 @@ def _section(cls, raw: Mapping[str, Any] | None, where: str):
             raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
         elif type_name == "dict" and not isinstance(value, dict):
             raise ConfigError(f"{where}.{name}: expected an object, got {value!r}")
-        elif type_name.startswith("tuple") and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise ConfigError(f"{where}.{name}: expected a list of strings, got {value!r}")
         elif type_name.startswith("tuple"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}.{name}: expected a list of strings, got {value!r}")
             value = tuple(value)
         values[name] = value
     return cls(**values)
@@ -194,6 +199,31 @@ class ScoringConfig:
     publish_max_capacity: float = 0.0625  # DPU of the Glue Python shell job: 0.0625 or 1.0
     timeout_minutes: int = 240  # the whole scoring run
     trigger_on_upload: bool = False  # start a scoring run when a file lands under input_prefix
+    # input columns carried to the predictions table when present (source -> `source`, the rest -> `context`)
+    context_columns: tuple[str, ...] = SCORING_CONTEXT_COLUMNS
+
+
+@dataclass(frozen=True)
+class ModerationConfig:
+    """Moderation in the scoring pipeline: Comprehend toxicity on the cleaned texts, Rekognition moderation labels on
+    the images records reference (keys in the raw bucket under ``image_prefix``). Both off by default."""
+
+    toxicity: bool = False
+    toxicity_threshold: float = 0.5  # flagged when the record's toxicity (0-1) is at or above this
+    toxicity_language: str = "en"  # DetectToxicContent supports English only
+    images: bool = False
+    image_column: str = "image_key"  # the input column naming each record's image (a key or s3://<raw bucket>/key)
+    image_prefix: str = "images/"  # raw-bucket prefix images may be read from (the function's only image grant)
+    image_min_confidence: float = 50.0  # Rekognition MinConfidence (percent)
+    max_text_records: int = 20000  # per run; records beyond are recorded as not checked
+    max_image_records: int = 2000
+    concurrency: int = 4  # requests in flight
+
+    def as_settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+MODERATION_LANGUAGES = ("en",)  # DetectToxicContent: "Currently, English is the only supported language"
 
 
 TRANSCRIBE_FORMATS = ("wav", "mp3", "flac", "ogg", "m4a", "mp4", "webm", "amr")
@@ -284,6 +314,7 @@ class PipelineConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     voice: VoiceConfig = field(default_factory=VoiceConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
     prices: PriceTable = field(default_factory=PriceTable)
     cost_assumptions: CostAssumptions = field(default_factory=CostAssumptions)
 
@@ -306,6 +337,7 @@ class PipelineConfig:
             "scoring": ScoringConfig,
             "voice": VoiceConfig,
             "baseline": BaselineConfig,
+            "moderation": ModerationConfig,
             "prices": PriceTable,
             "cost_assumptions": CostAssumptions,
         }
@@ -341,6 +373,7 @@ class PipelineConfig:
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
         self.scoring_problems()
         self.voice_problems()
+        self.moderation_problems()
         self._validate_baseline_and_prices()
         self._validate_transformer()
 
@@ -366,6 +399,10 @@ class PipelineConfig:
             raise ConfigError(f"{where}: max_payload_mb x max_concurrent_transforms must be at most 100 (Batch Transform)")
         if not 1 <= sc.invocation_timeout_seconds <= 3600:
             raise ConfigError(f"{where}.invocation_timeout_seconds: must be 1-3600, got {sc.invocation_timeout_seconds}")
+        bad = [c for c in sc.context_columns if not re.match(CONTEXT_COLUMN_PATTERN, c) or c in RESERVED_CONTEXT_COLUMNS]
+        if bad or len(set(sc.context_columns)) != len(sc.context_columns):
+            raise ConfigError(f"{where}.context_columns: distinct lower-case names (letters, digits, '_'), not "
+                              f"{list(RESERVED_CONTEXT_COLUMNS)}; got {list(sc.context_columns)}")
         if sc.publish_max_capacity not in (0.0625, 1.0):
             raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
 
@@ -400,6 +437,31 @@ class PipelineConfig:
         if unknown:
             raise ConfigError(f"{where}.media_suffixes: a non-empty list of {', '.join(TRANSCRIBE_FORMATS)} (what "
                               f"Transcribe accepts), got {list(v.media_suffixes)!r}")
+
+    def moderation_problems(self) -> None:
+        """The ``moderation`` section's checks (the services' limits, where images may come from)."""
+        m, where = self.moderation, f"{CONTEXT_KEY}.moderation"
+        if m.toxicity_language not in MODERATION_LANGUAGES:
+            raise ConfigError(f"{where}.toxicity_language: Comprehend DetectToxicContent supports "
+                              f"{', '.join(MODERATION_LANGUAGES)} only, got {m.toxicity_language!r}")
+        if not 0.0 <= m.toxicity_threshold <= 1.0:
+            raise ConfigError(f"{where}.toxicity_threshold: must be in [0, 1], got {m.toxicity_threshold}")
+        if not 0.0 <= m.image_min_confidence <= 100.0:
+            raise ConfigError(f"{where}.image_min_confidence: a percentage 0-100, got {m.image_min_confidence}")
+        if not m.image_column.strip():
+            raise ConfigError(f"{where}.image_column: the name of the input column holding image keys, got ''")
+        prefix = m.image_prefix
+        if not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
+            raise ConfigError(f"{where}.image_prefix: a raw-bucket folder like 'images/' (ending with '/'), got {prefix!r}")
+        for name in ("max_text_records", "max_image_records"):
+            if not 1 <= getattr(m, name) <= 1_000_000:
+                raise ConfigError(f"{where}.{name}: must be 1..1000000, got {getattr(m, name)}")
+        if not 1 <= m.concurrency <= 32:
+            raise ConfigError(f"{where}.concurrency: must be 1..32 requests in flight, got {m.concurrency}")
+        context_columns = getattr(self.scoring, "context_columns", None)
+        if m.images and context_columns is not None and m.image_column not in context_columns:
+            raise ConfigError(f"{where}.image_column {m.image_column!r} is not among scoring.context_columns "
+                              f"{list(context_columns)}: the cleaning job would not carry it to the moderation step")
 
     def _validate_baseline_and_prices(self) -> None:
         b, p = self.baseline, self.prices

@@ -108,3 +108,29 @@ def test_the_cloud_path_reads_and_writes_s3_with_the_data_key(curated, monkeypat
         assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith(key_arn.rsplit("/", 1)[1])
         body = json.loads(s3.get_object(Bucket="curated", Key=scoring_summary_key(RUN))["Body"].read())
         assert body["counts"] == {"reviews": 7, "scored": 6, "errors": 1, "duplicates": 2}
+
+
+def test_context_columns_reach_the_table_and_each_copy_keeps_its_own(tmp_path):
+    transform = tmp_path / scoring_transform_key(RUN)
+    transform.mkdir(parents=True)
+    record = {"review_id": "call-1#t2", "text": "the agent was great", "source": "s3://raw/voice/call-1.wav",
+              "call_id": "call-1", "turn": "2", "speaker": "ch_1",
+              "SageMakerOutput": {"label": "positive", "score": 0.9, "positive_probability": 0.9}}
+    plain = {"review_id": "r", "text": "ok", "SageMakerOutput": {"label": "negative", "score": 0.6,
+                                                                   "positive_probability": 0.4}}
+    (transform / "part-00000.json.out").write_text(json.dumps(record) + "\n" + json.dumps(plain) + "\n",
+                                                   encoding="utf-8")
+    dups = tmp_path / duplicates_key(RUN)
+    dups.mkdir(parents=True)
+    with gzip.open(dups / "part-00000.json.gz", "wt", encoding="utf-8") as handle:
+        handle.write(json.dumps({"review_id": "call-7#t1", "kept_review_id": "call-1#t2",
+                                 "source": "s3://raw/voice/call-7.wav", "call_id": "call-7", "turn": "1"}) + "\n")
+    pt.publish(str(tmp_path), RUN, "m", now=NOW)
+    rows = {r["review_id"]: r for r in pq.read_table(tmp_path / predictions_run_key(RUN)).to_pylist()}
+    assert rows["call-1#t2"]["source"] == "s3://raw/voice/call-1.wav"
+    assert dict(rows["call-1#t2"]["context"]) == {"call_id": "call-1", "turn": "2", "speaker": "ch_1"}
+    copy = rows["call-7#t1"]
+    assert copy["duplicate_of"] == "call-1#t2" and copy["label"] == "positive"
+    assert copy["source"] == "s3://raw/voice/call-7.wav"
+    assert dict(copy["context"]) == {"call_id": "call-7", "turn": "1"}
+    assert rows["r"]["source"] is None and rows["r"]["context"] is None

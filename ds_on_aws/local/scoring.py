@@ -25,8 +25,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import moderation
 import predictions_table
-from pipeline_contracts import SCORE_MODE, report_key, scoring_input_key, scoring_summary_key, scoring_transform_key
+from pipeline_contracts import (
+    SCORE_MODE,
+    report_key,
+    scoring_input_key,
+    scoring_moderation_key,
+    scoring_summary_key,
+    scoring_transform_key,
+)
 
 from ds_on_aws.config import PipelineConfig, load_config
 from ds_on_aws.local import acquire, cleaning
@@ -49,6 +57,7 @@ class ScoreOptions:
     batch_size: int = 1000
     progress_bar: bool = True
     config: PipelineConfig | None = None
+    moderation_results: Path | None = None  # JSON Lines of Comprehend/Rekognition replies (moderation.rows_from_replies)
 
 
 @dataclass
@@ -162,8 +171,9 @@ def transform_batch(chain: HandlerChain, batch: list[dict]) -> list[str]:
     if len(answers) != len(batch):
         raise RunnerError(f"the model answered {len(answers)} lines for {len(batch)} records: JoinSource=Input "
                           "needs one answer line per record")
-    return [json.dumps({"review_id": r["review_id"], "text": r["text"], "SageMakerOutput": json.loads(a)},
-                       ensure_ascii=False) for r, a in zip(batch, answers, strict=True)]
+    # JoinSource=Input with OutputFilter "$": the whole input record (context columns included) plus the answer
+    return [json.dumps({**r, "SageMakerOutput": json.loads(a)}, ensure_ascii=False)
+            for r, a in zip(batch, answers, strict=True)]
 
 
 def score_run(curated: Path, run_id: str, model_dir: Path, batch_size: int, progress_bar: bool) -> int:
@@ -185,6 +195,47 @@ def score_run(curated: Path, run_id: str, model_dir: Path, batch_size: int, prog
                     out.write("\n".join(transform_batch(chain, batch)) + "\n")
                     bar.update(len(batch))
     return total
+
+
+# --- moderation: the services' replies from a file ----------------------------------------------------------------
+
+
+def moderate_from_file(curated: Path, run_id: str, results: Path, config: PipelineConfig) -> dict:
+    """Convert ``results`` (the services' replies, one review a line) into ``scoring/<run_id>/moderation/`` rows with
+    the cloud step's code; return the moderation result the publish step takes. Unknown review ids are left out."""
+    settings = moderation.Settings.from_mapping(config.moderation.as_settings())
+    if not results.is_file():
+        raise UsageError(f"--moderation-results: no such file: {results}")
+    try:
+        with results.open(encoding="utf-8") as handle:
+            rows = moderation.rows_from_replies(handle, settings, where=str(results))
+    except (moderation.ModerationError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--moderation-results: {exc}") from None
+    known = {json.loads(line)["review_id"] for path in input_files(curated, run_id)
+             for line in path.open(encoding="utf-8") if line.strip()}
+    kept = [row for row in rows if row["review_id"] in known]
+    folder = curated / scoring_moderation_key(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "part-00000.jsonl").open("w", encoding="utf-8") as out:
+        moderation.write_rows(kept, out.write)
+    return {"status": "COMPLETED", "reason": f"replies read from {results}", "source": str(results),
+            "enabled": {"toxicity": any(r["toxicity"] is not None or "toxicity:" in (r["moderation_error"] or "")
+                                        for r in rows),
+                        "images": any(r["image_labels"] is not None or "image:" in (r["moderation_error"] or "")
+                                      for r in rows)},
+            "toxicity_threshold": settings.toxicity_threshold, "rows": len(kept), "unknown_review_ids": len(rows) - len(kept)}
+
+
+def offline_moderation(config: PipelineConfig, options: ScoreOptions, curated: Path, run_id: str) -> dict | None:
+    """The moderation result of an offline run: from ``--moderation-results``, else why there is none."""
+    if options.moderation_results is not None:
+        return moderate_from_file(curated, run_id, Path(options.moderation_results), config)
+    m = config.moderation
+    if m.toxicity or m.images:
+        return {"status": "UNAVAILABLE", "enabled": {"toxicity": m.toxicity, "images": m.images},
+                "toxicity_threshold": m.toxicity_threshold,
+                "reason": "offline runs call no AWS service: pass --moderation-results FILE (the services' replies)"}
+    return None
 
 
 # --- the run -------------------------------------------------------------------------------------------------------
@@ -238,10 +289,16 @@ def _stages(options: ScoreOptions, config: PipelineConfig, run: dict, state: dic
         run["records"] = score_run(curated, run["run_id"], model_dir, options.batch_size, options.progress_bar)
     with stage("publish"):
         model_name = model_dir.parent.name if model_dir.name == "model" else str(model_dir)
-        state["summary"] = predictions_table.publish(str(curated), run["run_id"], model_name)
+        moderated = offline_moderation(config, options, curated, run["run_id"])
+        state["summary"] = predictions_table.publish(str(curated), run["run_id"], model_name, moderation=moderated)
         labels = state["summary"]["labels"]
         echo("  " + ", ".join(f"{k}: {v['count']} ({v['share']:.1%})" for k, v in labels.items())
              + f"; errors: {state['summary']['counts']['errors']}")
+        m = state["summary"]["moderation"]
+        if m["status"] != "disabled":
+            echo(f"  moderation {m['status']}: flagged {m['counts']['flagged']} (text {m['counts']['flagged_text']}, "
+                 f"image {m['counts']['flagged_image']}), errors {m['counts']['errors']}"
+                 + (f"; {m['reason']}" if m["status"] != "COMPLETED" else ""))
 
 
 def _clean(config: PipelineConfig, options: ScoreOptions, raw, curated: Path, run_id: str, state: dict,
@@ -252,6 +309,7 @@ def _clean(config: PipelineConfig, options: ScoreOptions, raw, curated: Path, ru
     arguments = data_quality_arguments(config, overrides, None)
     job_options = cleaning.job_options(str(raw.path), curated, run_id, raw.input_format, arguments)
     job_options["mode"] = SCORE_MODE
+    job_options["context_columns"] = ",".join(config.scoring.context_columns)
     try:
         state["dq_report"] = cleaning.run_cleaning(cleaning.local_spark(), job_options)
         return None

@@ -34,3 +34,10 @@ def find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None
         if candidate in by_key:
             return by_key[candidate]
     return None
+
+
+def context_columns(columns: list[str], wanted: tuple[str, ...]) -> dict[str, str]:
+    """The wanted context columns (``--context_columns``) the input has: name -> the input's column, matched
+    ignoring case (the first such column when two differ only in case)."""
+    by_name = {c.lower(): c for c in reversed(columns)}
+    return {name: by_name[name] for name in wanted if name in by_name}

@@ -12,7 +12,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, field, make_dataclass
 from typing import Any
 
-from pipeline_contracts import DATA_QUALITY_DEFAULTS, MODES, TRAIN_MODE
+from pipeline_contracts import (
+    CONTEXT_COLUMN_PATTERN,
+    DATA_QUALITY_DEFAULTS,
+    MODES,
+    RESERVED_CONTEXT_COLUMNS,
+    SCORE_MODE,
+    TRAIN_MODE,
+)
 
 from review_cleaning.errors import InputError
 
@@ -22,7 +29,7 @@ DEFAULT_THRESHOLDS: dict[str, str] = {
 INTEGER_OPTIONS = tuple(name for name, value in DATA_QUALITY_DEFAULTS.items()
                         if isinstance(value, int) and not isinstance(value, bool))
 REQUIRED_OPTIONS = ("input_uri", "curated_uri", "run_id")
-OPTIONAL_OPTIONS = ("input_format", "mode", *DEFAULT_THRESHOLDS)
+OPTIONAL_OPTIONS = ("input_format", "mode", "context_columns", *DEFAULT_THRESHOLDS)
 INPUT_FORMATS = ("auto", "csv", "jsonl", "parquet", "aclimdb")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LANGUAGE_PATTERN = re.compile(r"^(?:[a-z]{2,3})?$")
@@ -37,6 +44,7 @@ JobOptions = make_dataclass(
     "JobOptions",
     [("input_uri", str), ("curated_uri", str), ("run_id", str),
      ("input_format", str, field(default="auto")), ("mode", str, field(default=TRAIN_MODE)),
+     ("context_columns", tuple, field(default=())),
      *[(name, type(value), field(default=value)) for name, value in DATA_QUALITY_DEFAULTS.items()]],
     frozen=True,
     namespace={"thresholds": _thresholds, "__doc__": "The validated job arguments."},
@@ -65,10 +73,23 @@ def parse_options(options: Mapping[str, str]):
         raise InputError(f"--run_id: letters, digits, '.', '_' and '-' only (max 128), got {values['run_id']!r}")
     values["input_format"] = _choice(options, "input_format", "auto", INPUT_FORMATS)
     values["mode"] = _choice(options, "mode", TRAIN_MODE, MODES)
+    values["context_columns"] = _context_columns(str(options.get("context_columns") or ""), values["mode"])
     for name, default in DEFAULT_THRESHOLDS.items():
         values[name] = _threshold(name, str(options.get(name, default)).strip())
     _check_consistency(values)
     return JobOptions(**values)
+
+
+def _context_columns(raw: str, mode: str) -> tuple[str, ...]:
+    """``--context_columns source,call_id,...``: the input columns a scoring run carries to the predictions table."""
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    if names and mode != SCORE_MODE:
+        raise InputError("--context_columns: applies to --mode score only (training data keeps a fixed schema)")
+    bad = [n for n in names if not re.match(CONTEXT_COLUMN_PATTERN, n) or n in RESERVED_CONTEXT_COLUMNS]
+    if bad:
+        raise InputError(f"--context_columns: lower-case names (letters, digits, '_'), not "
+                         f"{list(RESERVED_CONTEXT_COLUMNS)}; got {bad}")
+    return names
 
 
 def _check_consistency(values: dict[str, Any]) -> None:

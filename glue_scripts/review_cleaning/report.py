@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline_contracts import SCORE_MODE, SPLITS, TEST, VALIDATION
 
+from review_cleaning.columns import context_columns
 from review_cleaning.readers import RawInput
 from review_cleaning.records import REJECT_REASONS, REPAIRS, SEEN
 
@@ -126,6 +127,8 @@ def build_report(figures: dict[str, Any], raw: RawInput, opts, outputs: dict[str
         "cleaning": cleaning,
         "informational": {"movie_urls_shared_with_test": figures["urls_shared_with_test"]},
         "checks": checks,
+        **({"context_columns": context_columns(raw.original_columns, opts.context_columns)}
+           if opts.mode == SCORE_MODE else {}),
     }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from pipeline_contracts import SCORE_MODE, run_outputs, scoring_outputs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from review_cleaning.filesystem import delete_path
 from review_cleaning.readers import RawInput
@@ -39,9 +40,22 @@ def write_outputs(spark: SparkSession, df: DataFrame, raw: RawInput, report: dic
     _write_rejects(df, raw, report, uris)
 
 
+def _as_text(df: DataFrame, column: str, name: str):
+    """A context column as a string: text as it is, numbers and dates cast, nested values as JSON; null stays null."""
+    kind = df.schema[column].dataType
+    col = F.col(f"`{column}`")
+    if isinstance(kind, T.StringType):
+        return col.alias(name)
+    if isinstance(kind, (T.StructType, T.ArrayType, T.MapType)):
+        return F.to_json(col).alias(name)
+    return col.cast("string").alias(name)
+
+
 def _write_scoring_input(df: DataFrame, report: dict[str, Any], uri: str) -> None:
-    """Kept records as uncompressed JSON Lines ``{"review_id", "text"}``: Batch Transform splits them by line."""
-    kept = df.filter(F.col("_dq_status") == "kept").select("review_id", F.col("_dq_text").alias("text"))
+    """Kept records as uncompressed JSON Lines ``{"review_id", "text", <context columns>}``: Batch Transform splits
+    them by line; the context columns the input has (``report["context_columns"]``) ride along to the table."""
+    context = [_as_text(df, column, name) for name, column in report.get("context_columns", {}).items()]
+    kept = df.filter(F.col("_dq_status") == "kept").select("review_id", F.col("_dq_text").alias("text"), *context)
     (kept.repartition(_files_for(report["counts"]["kept"]), "review_id").sortWithinPartitions("review_id")
      .write.mode("overwrite").json(uri))
 
@@ -69,6 +83,7 @@ def _write_rejects(df: DataFrame, raw: RawInput, report: dict[str, Any], uris: d
         F.lit(report["run_id"]).alias("run_id"))
     (quarantine.coalesce(1).write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
      .json(uris["quarantine"]))
+    context = [_as_text(df, column, name) for name, column in report.get("context_columns", {}).items()]
     duplicates = df.filter(F.col("_dq_status") == "duplicate").select(
-        "review_id", F.col("_dq_kept_id").alias("kept_review_id"))
+        "review_id", F.col("_dq_kept_id").alias("kept_review_id"), *context)  # a copy keeps its own source
     duplicates.coalesce(1).write.mode("overwrite").option("compression", "gzip").json(uris["duplicates"])

@@ -18,13 +18,21 @@ class CleanForScoring(Stage):
     """Clean feedback (Glue ``.sync``, ``--mode score``).
 
     Reads ``$.run.input_s3_uri`` and ``$.run.run_id``; writes ``$.glue`` (``job_run_id``, ``state``). The job writes
-    ``scoring/<run_id>/input/`` (JSON Lines ``{review_id, text}``), the quarantine, the duplicates and
+    ``scoring/<run_id>/input/`` (JSON Lines ``{review_id, text, <context columns>}``), the quarantine, the duplicates and
     ``reports/<run_id>/data_quality.json``; it fails (and so does the run) when its data-quality gate refuses.
-    ``--min_rows`` is the scoring run's own minimum (``scoring.min_rows``): a week's feedback may be small.
+    ``--min_rows`` is the scoring run's own minimum (``scoring.min_rows``): a week's feedback may be small;
+    ``--context_columns`` (``scoring.context_columns``) the input columns carried to the predictions table.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, glue_job: glue.IJob, min_rows: int, failures: FailureHandler
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        glue_job: glue.IJob,
+        min_rows: int,
+        context_columns: tuple[str, ...],
+        failures: FailureHandler,
     ) -> None:
         super().__init__(scope, construct_id)
         clean = failures.protect(
@@ -40,6 +48,7 @@ class CleanForScoring(Stage):
                         "--run_id": sfn.JsonPath.string_at(RUN.run_id),
                         "--mode": SCORE_MODE,
                         "--min_rows": str(min_rows),
+                        "--context_columns": ",".join(context_columns),
                     }
                 ),
                 result_selector={

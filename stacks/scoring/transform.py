@@ -20,11 +20,12 @@ from stacks.state_machine.fragment import Stage
 
 JSON_LINES = "application/jsonlines"
 # Batch Transform's record handling (docs/architecture.md, "Scoring"): the model sees only the text of each line,
-# its answer line is joined to the input record, and the output keeps the id, the text and the answer.
+# its answer line is joined to the input record, and the output keeps the whole record (id, text, the context
+# columns the cleaning carried) and the answer under SageMakerOutput.
 DATA_PROCESSING = {
     "InputFilter": "$.text",
     "JoinSource": "Input",
-    "OutputFilter": "$['review_id','text','SageMakerOutput']",
+    "OutputFilter": "$",
 }
 MIB = 1024 * 1024
 

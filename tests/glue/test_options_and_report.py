@@ -32,6 +32,9 @@ def test_parse_options_defaults_and_types():
                               "repair_label_spelling": "no", "language_min_confidence": "0.75"})
     assert (opts.mode, opts.label_from_rating, opts.language, opts.repair_label_spelling,
             opts.language_min_confidence) == ("score", False, "", False, 0.75)
+    opts = job.parse_options({**BASE, "mode": "score", "context_columns": " source, call_id,,source "})
+    assert opts.context_columns == ("source", "call_id")
+    assert job.parse_options({**BASE, "mode": "score", "context_columns": ""}).context_columns == ()
 
 
 @pytest.mark.parametrize(
@@ -50,6 +53,9 @@ def test_parse_options_defaults_and_types():
         ({"language": "english"}, "--language: an ISO 639-1 language code"),
         ({"negative_max_rating": "7"}, "--negative_max_rating (7) must be below --positive_min_rating (7)"),
         ({"language_min_confidence": "2"}, "--language_min_confidence: must be between 0 and 1"),
+        ({"context_columns": "source"}, "--context_columns: applies to --mode score only"),
+        ({"mode": "score", "context_columns": "source,Call-Id"}, "got ['Call-Id']"),
+        ({"mode": "score", "context_columns": "text"}, "not ['review_id', 'text', 'context']"),
     ],
 )
 def test_parse_options_names_the_bad_argument(extra, message):

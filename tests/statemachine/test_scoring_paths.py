@@ -57,7 +57,8 @@ def test_default_run_scores_everything_under_the_prefix_with_the_live_model(resu
     ]
     clean_args = result.calls_to("glue:startJobRun")[0].parameters["Arguments"]
     assert clean_args == {"--input_uri": feedback_uri, "--run_id": "score-live-model", "--mode": "score",
-                          "--min_rows": "1"}
+                          "--min_rows": "1",
+                          "--context_columns": "source,call_id,turn,speaker,channel,start_time,end_time,image_key"}
     assert only_call(result, "sagemaker:describeEndpoint").parameters == {"EndpointName": "ds-on-aws-sentiment"}
     assert only_call(result, "sagemaker:describeEndpointConfig").parameters == {"EndpointConfigName": paths.LIVE_CONFIG}
     transform = only_call(result, "sagemaker:createTransformJob")
@@ -70,7 +71,7 @@ def test_default_run_scores_everything_under_the_prefix_with_the_live_model(resu
     assert p["TransformOutput"]["S3OutputPath"].endswith("/scoring/score-live-model/transform/")
     assert p["TransformOutput"]["KmsKeyId"] and p["TransformOutput"]["KmsKeyId"] == p["TransformResources"]["VolumeKmsKeyId"]
     assert p["DataProcessing"] == {"InputFilter": "$.text", "JoinSource": "Input",
-                                   "OutputFilter": "$['review_id','text','SageMakerOutput']"}
+                                   "OutputFilter": "$"}
     assert {"Key": "ds-on-aws:stack", "Value": "DsOnAws-Scoring"} in p["Tags"]
     publish = result.calls_to("glue:startJobRun")[1].parameters
     assert publish["JobName"].endswith("-publish-predictions")
