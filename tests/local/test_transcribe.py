@@ -157,5 +157,8 @@ def test_spoken_reviews_reach_the_predictions_with_a_sentiment(calls, tmp_path, 
     by_id = table.set_index("review_id")
     assert by_id.loc["happy.wav#call", "label"] == "positive"
     assert by_id.loc["week-48/unhappy.flac#call", "label"] == "negative"
-    if "source" in table.columns:  # the record's source context column reaches the table
-        assert by_id.loc["happy.wav#call", "source"] == "happy.wav"
+    # the records' context columns reach the table: the audio's key as source, the rest in context
+    assert by_id.loc["happy.wav#call", "source"] == "happy.wav"
+    assert by_id.loc["week-48/unhappy.flac#call", "source"] == "week-48/unhappy.flac"
+    context = dict(by_id.loc["week-48/unhappy.flac#call", "context"])
+    assert context["call_id"] == "week-48/unhappy.flac" and "turn" not in context  # null context stays out
