@@ -72,7 +72,7 @@ def test_function_role_reads_audio_and_transcripts_and_writes_only_records(voice
     assert f"/{V.audio_prefix}*" in resource_strings(statements["ReadAudioHeaders"])[0]
     assert "/transcripts/*" in resource_strings(statements["ReadTranscripts"])[0]
     (written,) = resource_strings(statements["WriteFeedbackRecords"])
-    assert written.endswith(f"/{V.records_prefix}*") and V.records_prefix.startswith(CONFIG.scoring.input_prefix)
+    assert f"/{V.records_prefix}*\"" in written and V.records_prefix.startswith(CONFIG.scoring.input_prefix)
     writes = [s for s in statements.values() if "s3:PutObject" in as_list(s["Action"])]
     assert len(writes) == 1
 

@@ -95,7 +95,8 @@ def list_audio(event: dict) -> dict:
         files.append({"key": name, "media_uri": f"s3://{bucket}/{name}", "media_format": fmt, "channels": channels,
                       "job_name": job, "output_key": transcript_key(event["run_id"], job),
                       "settings": vr.transcription_settings(channels, int(_env("MAX_SPEAKERS", "2")))})
-    return {"files": files, "count": len(files), "skipped": [k for k in keys if k not in set(audio)][:50]}
+    chosen = set(audio)
+    return {"files": files, "count": len(files), "skipped": [k for k in keys if k not in chosen][:50]}
 
 
 def _records_of(curated: str, result: dict) -> list[dict]:
