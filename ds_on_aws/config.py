@@ -239,7 +239,7 @@ class VoiceConfig:
     max_speakers: int = 2  # speaker separation (MaxSpeakerLabels, 2-30) for files that are not two-channel
     customer_channel: str = "ch_1"  # on two-channel calls, the channel whose turns are feedback
     max_concurrency: int = 10  # transcription jobs in flight (Map MaxConcurrency)
-    max_files: int = 500  # audio files one run accepts (the Map's item list stays within Step Functions' payload)
+    max_files: int = 250  # audio files one run accepts (the Map's item list stays within Step Functions' payload)
     poll_seconds: int = 30
     max_wait_seconds: int = 3600  # per file: a job still running then is recorded as timed out
     timeout_minutes: int = 480  # the whole voice run (the scoring run included)
@@ -426,7 +426,7 @@ class PipelineConfig:
             raise ConfigError(f"{where}.max_speakers: must be 2-30 (Transcribe's MaxSpeakerLabels), got {v.max_speakers}")
         if v.customer_channel not in ("ch_0", "ch_1"):
             raise ConfigError(f"{where}.customer_channel: 'ch_0' or 'ch_1', got {v.customer_channel!r}")
-        for name, low, high in (("max_concurrency", 1, 100), ("max_files", 1, 1000), ("timeout_minutes", 1, 525600)):
+        for name, low, high in (("max_concurrency", 1, 100), ("max_files", 1, 500), ("timeout_minutes", 1, 525600)):
             if not low <= getattr(v, name) <= high:
                 raise ConfigError(f"{where}.{name}: must be {low}-{high}, got {getattr(v, name)}")
         if not 5 <= v.poll_seconds <= v.max_wait_seconds:

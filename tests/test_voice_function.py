@@ -75,6 +75,15 @@ def test_one_file_limits_and_scope(s3):
         handler({"action": "transcribe"})
 
 
+def test_a_listing_too_large_for_the_state_is_refused(s3, monkeypatch):
+    s3.put_object(Bucket=RAW, Key=f"{PREFIX}{'long-folder-name/' * 6}call.wav", Body=wav_header(1))
+    runtime = load_runtime()
+    assert listing(f"s3://{RAW}/{PREFIX}")["count"] == 1
+    monkeypatch.setattr(runtime, "MAX_LISTING_BYTES", 300)
+    with pytest.raises(runtime.VoiceInputError, match=r"takes \d+ bytes, more than the 300 a run's state can carry"):
+        listing(f"s3://{RAW}/{PREFIX}")
+
+
 def test_records_are_written_and_unreadable_transcripts_become_failures(s3):
     s3.put_object(Bucket=CURATED, Key="transcripts/run-1/j-1.json", Body=json.dumps(speaker_transcript("j-1")))
     s3.put_object(Bucket=CURATED, Key="transcripts/run-1/j-2.json", Body=b"{not json")

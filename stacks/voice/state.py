@@ -56,7 +56,9 @@ class Listing(Field):
 
 
 LISTING = Listing("$.listing")
-FILES = Field("$.files")  # the Map's result: one FILE_RESULT_FIELDS object per file
+# The Map's result replaces the listing's entries (one FILE_RESULT_FIELDS object per file, in order): the state then
+# never holds both lists, which keeps a large run within Step Functions' 256 KiB state limit.
+FILES = LISTING.files
 
 
 class Records(Field):

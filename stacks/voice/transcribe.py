@@ -74,7 +74,7 @@ class ListAudio(Stage):
 
 
 class TranscribeFiles(Stage):
-    """Transcribe each file (Map). Reads ``$.listing.files``; writes ``$.files`` (one result per file, in order)."""
+    """Transcribe each file (Map). Reads ``$.listing.files`` and replaces it with one result per file, in order."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: VoiceConfig, curated: s3.IBucket,
                  key: kms.IKey, failures: FailureHandler) -> None:

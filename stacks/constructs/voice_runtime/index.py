@@ -7,8 +7,8 @@ Two actions, chosen by the event's ``action`` (standard library + boto3, which t
   needs: the job name (``<job_prefix>-<n>``, unique per run and file), the transcript's key
   (``transcripts/<run_id>/<job name>.json``), the media format and the job's ``Settings`` (channel identification
   when a WAV or FLAC header, read with a ranged GET, says two channels; else speaker labels). Returns
-  ``{"files": [...], "count", "skipped": [keys without a media suffix]}``; more than ``MAX_FILES`` files is an error
-  naming the count.
+  ``{"files": [...], "count", "skipped": [keys without a media suffix]}``; more than ``MAX_FILES`` files, or a
+  listing larger than the execution's state can carry, is an error naming the count.
 * ``records`` (``{"action": "records", "run_id", "results": [<one per file>]}``): reads the transcript of every
   file whose job COMPLETED, converts it with ``voice_records`` and writes all records as JSON Lines to
   ``<RECORDS_PREFIX><run_id>/feedback.jsonl`` in the raw bucket (under the scoring prefix). Returns the file's URI,
@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from pipeline_contracts import transcript_key, voice_records_key
 
 s3 = boto3.client("s3")
+MAX_LISTING_BYTES = 200_000  # the listing travels in the execution's state (256 KiB at most, the rest included)
 
 
 class VoiceInputError(ValueError):
@@ -96,7 +97,13 @@ def list_audio(event: dict) -> dict:
                       "job_name": job, "output_key": transcript_key(event["run_id"], job),
                       "settings": vr.transcription_settings(channels, int(_env("MAX_SPEAKERS", "2")))})
     chosen = set(audio)
-    return {"files": files, "count": len(files), "skipped": [k for k in keys if k not in chosen][:50]}
+    listing = {"files": files, "count": len(files), "skipped": [k for k in keys if k not in chosen][:20]}
+    size = len(json.dumps(listing))
+    if size > MAX_LISTING_BYTES:
+        raise VoiceInputError(f"the listing of {len(files)} audio files under {event['input_s3_uri']} takes {size} "
+                              f"bytes, more than the {MAX_LISTING_BYTES} a run's state can carry (long keys): start "
+                              "one run per sub-folder (input_s3_uri)")
+    return listing
 
 
 def _records_of(curated: str, result: dict) -> list[dict]:
