@@ -1,8 +1,8 @@
 """``ds-on-aws transcribe``: the voice state machine's stages on one machine.
 
-find the audio files (``voice.media_suffixes``) -> decode each (PyAV: the FFmpeg decoders ship in its wheel) and
-resample to 16 kHz, 16-bit -> recognise speech with PocketSphinx (its US English model ships in the wheel: nothing
-is downloaded) -> a transcript in Amazon Transcribe's shape (two-channel files: each channel recognised on its own,
+find the audio files (``voice.media_suffixes``) -> decode each (16-bit PCM WAV: the standard library; anything
+else: PyAV, whose wheel ships FFmpeg's decoders) and resample to 16 kHz, 16-bit -> recognise speech with
+PocketSphinx (its US English model ships in the wheel: nothing is downloaded) -> a transcript in Amazon Transcribe's shape (two-channel files: each channel recognised on its own,
 as channel identification does) -> the feedback records (``common/voice_records.py``, the cloud's conversion) ->
 optionally ``ds-on-aws score`` on them.
 
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,8 +65,41 @@ def _speech_packages():
     return av, pocketsphinx
 
 
+def _decode_wav(path: Path) -> list[bytes] | None:
+    """A 16-bit PCM WAV read with the standard library and resampled (scipy's polyphase filter); None if not one."""
+    import numpy as np
+    from scipy.signal import resample_poly
+
+    try:
+        with wave.open(str(path)) as handle:
+            if handle.getsampwidth() != 2 or handle.getcomptype() != "NONE":
+                return None
+            rate, channels = handle.getframerate(), handle.getnchannels()
+            samples = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2").reshape(-1, channels)
+    except (wave.Error, EOFError, ValueError):
+        return None  # not a plain PCM WAV: PyAV reads it, or names the problem
+    rows = [samples[:, 0], samples[:, 1]] if channels == 2 else [samples.mean(axis=1)]
+    divisor = math.gcd(SAMPLE_RATE, rate)
+    out = []
+    for row in rows:
+        resampled = resample_poly(row.astype(np.float64), SAMPLE_RATE // divisor, rate // divisor)
+        out.append(np.clip(np.round(resampled), -32768, 32767).astype("<i2").tobytes())
+    return out
+
+
 def decode_audio(path: Path) -> list[bytes]:
-    """16 kHz 16-bit PCM of ``path``: one buffer per channel for two-channel audio, else one mono mix."""
+    """16 kHz 16-bit PCM of ``path``: one buffer per channel for two-channel audio, else one mono mix.
+
+    A plain 16-bit PCM WAV is read with the standard library; everything else with PyAV (FFmpeg's decoders).
+    """
+    if path.suffix.lower() == ".wav" and (pcm := _decode_wav(path)) is not None:
+        if not any(pcm):
+            raise UsageError(f"{path}: the audio is empty")
+        return pcm
+    return _decode_with_av(path)
+
+
+def _decode_with_av(path: Path) -> list[bytes]:
     av, _ = _speech_packages()
     try:
         with av.open(str(path)) as container:

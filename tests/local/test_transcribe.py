@@ -111,13 +111,17 @@ def test_spoken_reviews_are_recognised_and_broken_files_reported(transcribed):
     assert len(transcripts) == 2 and "results" in json.loads(transcripts[0].read_text(encoding="utf-8"))
 
 
-def test_other_encodings_give_the_same_words(tmp_path):
-    spoken = speak(NEGATIVE, tmp_path / "negative.wav")
+def test_other_encodings_and_both_decoders_give_the_same_words(tmp_path):
+    spoken = speak(NEGATIVE, tmp_path / "negative.wav")  # 22,050 Hz 16-bit PCM: read with the standard library
     converted = convert(spoken, tmp_path / "negative.ogg", "libopus", 48000)
     recogniser = offline.Recogniser()
-    wav_words = [w["text"] for w in recogniser.words(offline.decode_audio(spoken)[0])]
-    ogg_words = [w["text"] for w in recogniser.words(offline.decode_audio(converted)[0])]
-    assert "awful" in wav_words and "awful" in ogg_words
+    stdlib_pcm, av_pcm = offline.decode_audio(spoken), offline._decode_with_av(spoken)
+    assert len(stdlib_pcm) == len(av_pcm) == 1
+    seconds = read_wav(spoken)[0].size / read_wav(spoken)[1]
+    assert abs(len(stdlib_pcm[0]) / 2 / offline.SAMPLE_RATE - seconds) < 0.01  # resampled to 16 kHz, same length
+    words = {name: [w["text"] for w in recogniser.words(pcm[0])]
+             for name, pcm in (("wav", stdlib_pcm), ("wav via PyAV", av_pcm), ("ogg", offline.decode_audio(converted)))}
+    assert all("awful" in found for found in words.values()), words
 
 
 def test_a_two_channel_call_keeps_the_customer_channel(tmp_path):
