@@ -238,10 +238,12 @@ def evaluation_report_key(run_id: str) -> str:
 # Curated bucket:
 #     transcripts/<run_id>/<job name>.json      Amazon Transcribe's transcript of one audio file of the run
 # Raw bucket (under voice.records_prefix, itself under scoring.input_prefix, so a scoring run may read it):
-#     <records_prefix><run_id>/feedback.jsonl   the run's feedback records (common/voice_records.py), scored next
+#     <records_prefix><run_id>/feedback.ndjson   the run's feedback records (common/voice_records.py), scored next
 
 TRANSCRIPTS_PREFIX = "transcripts/"
-VOICE_RECORDS_FILE = "feedback.jsonl"
+# JSON Lines under the .ndjson suffix: the cleaning job reads it as JSON Lines, and the scoring stack's upload trigger
+# (which reacts to .jsonl, .csv...) does not start a second scoring run of records the voice run scores itself.
+VOICE_RECORDS_FILE = "feedback.ndjson"
 
 
 def transcript_key(run_id: str, job_name: str) -> str:

@@ -149,7 +149,7 @@ def _add_transcribe_parser(sub) -> None:
     transcribe.add_argument("--output-dir", type=Path, default=Path("runs"),
                             help="where run folders go (default: runs/)")
     transcribe.add_argument("--score", action="store_true",
-                            help="score the records at once (`ds-on-aws score` on the run's feedback.jsonl)")
+                            help="score the records at once (`ds-on-aws score` on the run's feedback.ndjson)")
     transcribe.add_argument("--model", type=Path,
                             help="with --score: model folder or model.tar.gz (default: the latest run's model)")
     transcribe.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")

@@ -98,13 +98,13 @@ def test_records_are_written_and_unreadable_transcripts_become_failures(s3):
          "output_key": "transcripts/run-1/j-4.json"},
     ]
     answer = handler({"action": "records", "run_id": "run-1", "results": results})
-    assert answer["records_uri"] == f"s3://{RAW}/feedback/voice/run-1/feedback.jsonl"
+    assert answer["records_uri"] == f"s3://{RAW}/feedback/voice/run-1/feedback.ndjson"
     assert (answer["transcribed"], answer["failed"], answer["records"], answer["calls"]) == (1, 3, 3, 1)
     reasons = {f["key"]: (f["status"], f["reason"]) for f in answer["failures"]}
     assert reasons[f"{PREFIX}b.wav"][0] == "UNREADABLE_TRANSCRIPT" and "not JSON" in reasons[f"{PREFIX}b.wav"][1]
     assert reasons[f"{PREFIX}c.wav"][0] == "UNREADABLE_TRANSCRIPT" and "NoSuchKey" in reasons[f"{PREFIX}c.wav"][1]
     assert reasons[f"{PREFIX}d.wav"] == ("TIMED_OUT", "still IN_PROGRESS")
-    written = s3.get_object(Bucket=RAW, Key="feedback/voice/run-1/feedback.jsonl")
+    written = s3.get_object(Bucket=RAW, Key="feedback/voice/run-1/feedback.ndjson")
     assert written["ServerSideEncryption"] == "aws:kms"
     lines = [json.loads(line) for line in written["Body"].read().decode("utf-8").splitlines()]
     assert [r["review_id"] for r in lines] == [f"{PREFIX}a.wav#call", f"{PREFIX}a.wav#turn-1", f"{PREFIX}a.wav#turn-2"]

@@ -6,7 +6,7 @@ PocketSphinx (its US English model ships in the wheel: nothing is downloaded) ->
 as channel identification does) -> the feedback records (``common/voice_records.py``, the cloud's conversion) ->
 optionally ``ds-on-aws score`` on them.
 
-Run folder ``<output-dir>/transcribe-<time>/``: ``transcripts/<n>-<name>.json``, ``feedback.jsonl`` (the
+Run folder ``<output-dir>/transcribe-<time>/``: ``transcripts/<n>-<name>.json``, ``feedback.ndjson`` (the
 records), ``run.json`` (files, failures with their reasons, durations). A file that cannot be decoded or
 recognised is reported and the others go on; no file transcribed at all is exit 2.
 """

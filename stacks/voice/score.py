@@ -16,7 +16,7 @@ class WriteRecords(Stage):
     """Write feedback records (Lambda) -> Any feedback records?
 
     Reads ``$.files`` and ``$.run.run_id``; writes ``$.records``. The function reads each completed transcript,
-    converts it (``common/voice_records.py``) and writes ``<voice.records_prefix><run_id>/feedback.jsonl`` in the raw
+    converts it (``common/voice_records.py``) and writes ``<voice.records_prefix><run_id>/feedback.ndjson`` in the raw
     bucket. No record at all (every file failed) ends the run as ``NothingTranscribed``, naming each file's reason.
     """
 

@@ -106,6 +106,15 @@ def test_upload_trigger_only_with_the_flag(voice, cdk_context, tmp_path):
     assert "input_s3_uri" in json.dumps(rule["Properties"]["Targets"])
 
 
+def test_the_records_file_is_not_scored_twice_by_the_scoring_upload_trigger():
+    from pipeline_contracts import VOICE_RECORDS_FILE
+
+    from stacks.pipeline_stack import TRIGGER_SUFFIXES
+
+    assert not any(VOICE_RECORDS_FILE.endswith(suffix) for suffix in TRIGGER_SUFFIXES)
+    assert VOICE_RECORDS_FILE.endswith(".ndjson")  # a suffix the cleaning job reads as JSON Lines
+
+
 @pytest.mark.parametrize(
     ("voice", "message"),
     [

@@ -97,7 +97,7 @@ def test_two_calls_are_transcribed_with_the_right_separation_and_scored(results,
     _, answer = written["two-calls"]
     assert (answer["transcribed"], answer["failed"], answer["calls"]) == (2, 0, 2)
     records = made_paths["two-calls"].world.records
-    assert answer["records_uri"] == f"s3://{raw}/{pipeline_config.voice.records_prefix}voice-two-calls/feedback.jsonl"
+    assert answer["records_uri"] == f"s3://{raw}/{pipeline_config.voice.records_prefix}voice-two-calls/feedback.ndjson"
     by_id = {r["review_id"]: r for r in records}
     wav_key, mp3_key = f"{prefix}week-48/call-1.wav", f"{prefix}week-48/call-2.mp3"
     assert by_id[f"{wav_key}#call"]["text"] == "Terrible film, awful." and by_id[f"{wav_key}#call"]["channel"] == "ch_1"

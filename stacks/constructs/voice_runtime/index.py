@@ -11,7 +11,7 @@ Two actions, chosen by the event's ``action`` (standard library + boto3, which t
   listing larger than the execution's state can carry, is an error naming the count.
 * ``records`` (``{"action": "records", "run_id", "results": [<one per file>]}``): reads the transcript of every
   file whose job COMPLETED, converts it with ``voice_records`` and writes all records as JSON Lines to
-  ``<RECORDS_PREFIX><run_id>/feedback.jsonl`` in the raw bucket (under the scoring prefix). Returns the file's URI,
+  ``<RECORDS_PREFIX><run_id>/feedback.ndjson`` in the raw bucket (under the scoring prefix). Returns the file's URI,
   the counts and the failures (``key``, ``status``, ``reason``) for the notice. A transcript that cannot be read or
   converted becomes a failure of its file, never of the run.
 
