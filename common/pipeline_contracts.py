@@ -231,3 +231,24 @@ def baseline_output_key(run_id: str) -> str:
 def evaluation_report_key(run_id: str) -> str:
     """Beside the run's model: ``models/<run_id>/evaluation.json``."""
     return f"{MODELS_PREFIX}{run_id}/{EVALUATION_REPORT}"
+
+
+# --- voice feedback (the voice state machine and `ds-on-aws transcribe`) ---------------------------------------------
+#
+# Curated bucket:
+#     transcripts/<run_id>/<job name>.json      Amazon Transcribe's transcript of one audio file of the run
+# Raw bucket (under voice.records_prefix, itself under scoring.input_prefix, so a scoring run may read it):
+#     <records_prefix><run_id>/feedback.ndjson   the run's feedback records (common/voice_records.py), scored next
+
+TRANSCRIPTS_PREFIX = "transcripts/"
+# JSON Lines under the .ndjson suffix: the cleaning job reads it as JSON Lines, and the scoring stack's upload trigger
+# (which reacts to .jsonl, .csv...) does not start a second scoring run of records the voice run scores itself.
+VOICE_RECORDS_FILE = "feedback.ndjson"
+
+
+def transcript_key(run_id: str, job_name: str) -> str:
+    return f"{TRANSCRIPTS_PREFIX}{run_id}/{job_name}.json"
+
+
+def voice_records_key(records_prefix: str, run_id: str) -> str:
+    return f"{records_prefix}{run_id}/{VOICE_RECORDS_FILE}"
