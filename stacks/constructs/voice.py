@@ -14,7 +14,6 @@ so that role reads the audio prefix, writes the transcripts prefix and uses the 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -28,6 +27,7 @@ from constructs import Construct
 from pipeline_contracts import TRANSCRIPTS_PREFIX
 
 from ds_on_aws.config import PROJECT_ROOT, PipelineConfig
+from stacks.constructs import python_function
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.policies import (
     allow,
@@ -49,16 +49,7 @@ STEP_FUNCTIONS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 
 def stage_runtime(destination: Path = STAGING_DIR) -> Path:
     """``index.py`` and the shared modules in one folder (the function's asset); byte-identical for the same code."""
-    destination.mkdir(parents=True, exist_ok=True)
-    sources = [RUNTIME_DIR / "index.py", *(PROJECT_ROOT / "common" / name for name in SHARED_MODULES)]
-    for source in sources:
-        target = destination / source.name
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
-    for stale in destination.iterdir():
-        if stale.name not in {s.name for s in sources}:
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    return destination
+    return python_function.stage_runtime(RUNTIME_DIR, SHARED_MODULES, destination)
 
 
 class VoiceStateMachine(Construct):
@@ -83,16 +74,11 @@ class VoiceStateMachine(Construct):
 
     def _function(self) -> lambda_.Function:
         v = self.config.voice
-        self.function_logs = logs.LogGroup(self, "FunctionLogs", encryption_key=self.key,
-                                           retention=logs.RetentionDays.THREE_MONTHS,
-                                           removal_policy=RemovalPolicy.DESTROY)
+        self.function_logs = python_function.function_log_group(self, "FunctionLogs", self.key)
         self.function_role = self._function_role()
-        function = lambda_.Function(
-            self, "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14, architecture=lambda_.Architecture.ARM_64, handler="index.handler",
-            code=lambda_.Code.from_asset(str(stage_runtime()), exclude=["__pycache__", "*.pyc"]),
-            timeout=Duration.minutes(5), memory_size=1024, role=self.function_role.without_policy_updates(),
-            log_group=self.function_logs,
+        function = python_function.python_function(
+            self, "Function", runtime_dir=RUNTIME_DIR, shared_modules=SHARED_MODULES, role=self.function_role,
+            log_group=self.function_logs, timeout=Duration.minutes(5),
             description="ds-on-aws: lists a voice run's audio files and turns its transcripts into feedback records",
             environment={
                 "RAW_BUCKET": self.raw.bucket_name, "CURATED_BUCKET": self.curated.bucket_name,
@@ -101,7 +87,6 @@ class VoiceStateMachine(Construct):
                 "CUSTOMER_CHANNEL": v.customer_channel, "MAX_FILES": str(v.max_files),
             },
         )
-        function.node.add_dependency(self.function_role)
         return function
 
     def _function_role(self) -> iam.Role:
