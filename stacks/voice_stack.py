@@ -7,12 +7,12 @@ state machine (which it starts on each run's records).
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
+from stacks.constructs.upload_trigger import console_url, start_on_upload
 from stacks.constructs.voice import VoiceStateMachine
 from stacks.data_stack import DataStack
 from stacks.pipeline_stack import PipelineStack
@@ -40,27 +40,16 @@ class VoiceStack(Stack):
 
     def _trigger(self, data: DataStack) -> events.Rule:
         """Transcribe and score an audio file when it lands under the audio prefix (EventBridge, raw bucket)."""
-        data.send_raw_events_to_eventbridge()
-        rule = events.Rule(
-            self, "TranscribeOnUpload",
-            description="Start a voice run when an audio file is uploaded under the audio prefix",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"], detail_type=["Object Created"],
-                detail={"bucket": {"name": [data.raw_bucket.bucket_name]},
-                        "object": {"key": [{"prefix": self.config.voice.audio_prefix}],
-                                   "$or": [{"key": [{"suffix": f".{s}"}]} for s in self.config.voice.media_suffixes]}},
-            ),
+        return start_on_upload(
+            self, "TranscribeOnUpload", data=data, prefix=self.config.voice.audio_prefix,
+            suffixes=[f".{s}" for s in self.config.voice.media_suffixes], state_machine=self.state_machine,
+            input_field="input_s3_uri", description="Start a voice run when an audio file is uploaded under the audio prefix",
         )
-        rule.add_target(targets.SfnStateMachine(self.state_machine, input=events.RuleTargetInput.from_object({
-            "input_s3_uri": f"s3://{data.raw_bucket.bucket_name}/" + events.EventField.from_path("$.detail.object.key")
-        })))
-        return rule
 
     def _outputs(self, data: DataStack) -> None:
         sm = self.state_machine
         audio_uri = f"s3://{data.raw_bucket.bucket_name}/{self.config.voice.audio_prefix}"
-        console = Fn.join("", ["https://", Aws.REGION, ".console.aws.amazon.com/states/home?region=", Aws.REGION,
-                               "#/statemachines/view/", sm.state_machine_arn])
+        console = console_url(sm)
         for name, value, description in (
             ("VoiceStateMachineArn", sm.state_machine_arn, "The voice state machine"),
             ("VoiceStateMachineConsoleUrl", console,
