@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import moderation
@@ -39,7 +38,7 @@ from pipeline_contracts import (
 from ds_on_aws.config import PipelineConfig, load_config
 from ds_on_aws.local import acquire, cleaning
 from ds_on_aws.local.errors import DataQualityRefused, RunnerError, UsageError
-from ds_on_aws.local.pipeline import Progress, data_quality_arguments
+from ds_on_aws.local.pipeline import Progress, data_quality_arguments, new_run_id
 from ds_on_aws.local.scoring_report import write_scoring_report
 from ds_on_aws.local.serving import HandlerChain
 
@@ -107,20 +106,6 @@ def resolve_model(model: Path | None, output_dir: Path, work: Path) -> Path:
     if not (model_dir / "code" / "inference.py").is_file():
         raise UsageError(f"{model_dir} is not a model folder of this project (no code/inference.py inside)")
     return model_dir
-
-
-def new_score_run(output_dir: Path, now: datetime | None = None) -> tuple[str, Path]:
-    """``score-YYYYmmdd-HHMMSS`` (+ ``-2``... when taken), created atomically."""
-    base = f"score-{(now or datetime.now()):%Y%m%d-%H%M%S}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        run_id = base if attempt == 1 else f"{base}-{attempt}"
-        try:
-            (output_dir / run_id).mkdir()
-            return run_id, output_dir / run_id
-        except FileExistsError:
-            continue
-    raise RunnerError(f"cannot find a free run id under {output_dir}")
 
 
 # --- the score stage: Batch Transform, emulated --------------------------------------------------------------------
@@ -245,7 +230,7 @@ def score(options: ScoreOptions, echo: Callable[[str], None] = print) -> ScoreRe
     """Clean, gate, score, publish and report; raise the RunnerError of a failure AFTER writing the report."""
     config = options.config or load_config()
     output_dir = Path(options.output_dir).resolve()
-    run_id, run_dir = new_score_run(output_dir)
+    run_id, run_dir = new_run_id(output_dir, kind="score")
     progress = Progress(echo)
     run: dict = {"run_id": run_id, "run_dir": str(run_dir), "outcome": "running", "durations": progress.durations}
     state: dict = {"dq_report": None, "summary": None}

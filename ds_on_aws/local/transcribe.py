@@ -21,14 +21,14 @@ import time
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import voice_records
 from pipeline_contracts import VOICE_RECORDS_FILE
 
 from ds_on_aws.config import PipelineConfig, load_config
-from ds_on_aws.local.errors import RunnerError, UsageError
+from ds_on_aws.local.errors import UsageError
+from ds_on_aws.local.pipeline import new_run_id
 
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # PocketSphinx's default frame rate
@@ -169,19 +169,6 @@ def audio_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def new_run(output_dir: Path, now: datetime | None = None) -> tuple[str, Path]:
-    base = f"transcribe-{(now or datetime.now()):%Y%m%d-%H%M%S}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        run_id = base if attempt == 1 else f"{base}-{attempt}"
-        try:
-            (output_dir / run_id).mkdir()
-            return run_id, output_dir / run_id
-        except FileExistsError:
-            continue
-    raise RunnerError(f"cannot find a free run id under {output_dir}")
-
-
 def _source(path: Path, root: Path) -> str:
     base = root if root.is_dir() else root.parent
     return path.relative_to(base).as_posix()
@@ -192,7 +179,7 @@ def transcribe(options: TranscribeOptions, echo: Callable[[str], None] = print) 
     config = options.config or load_config()
     root = Path(options.input).resolve()
     files = audio_files(root, config.voice.media_suffixes)
-    run_id, run_dir = new_run(Path(options.output_dir).resolve())
+    run_id, run_dir = new_run_id(Path(options.output_dir).resolve(), kind="transcribe")
     echo(f"ds-on-aws transcription run {run_id} -> {run_dir}: {len(files)} audio file(s) under {root}")
     recogniser, records, failed, started = Recogniser(), [], {}, time.perf_counter()
     (run_dir / "transcripts").mkdir()
