@@ -24,7 +24,7 @@ ifneq ($(SHARED_IMDB),)
 export DS_ON_AWS_IMDB_DIR ?= $(abspath ../shared/data/imdb)
 endif
 
-.PHONY: help install container-venv run pipeline synth test test-fast test-statemachine test-container lint lint-cfn \
+.PHONY: help install espeak container-venv run pipeline synth test test-fast test-statemachine test-container lint lint-cfn \
         bench bench-glue bench-train bench-scorer bench-endpoint bench-cold-start bench-score bench-transformer transformer-extra deploy diff destroy serve cost clean
 
 help: ## list the targets
@@ -44,7 +44,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## create .venv and install Python and Node tools (CDK CLI) locally
+# espeak-ng synthesizes the spoken reviews of the voice tests (tests/local/test_transcribe.py). Installed with apt when
+# missing and we are root; otherwise the command to run is printed and those tests skip, saying why.
+espeak:
+	@if command -v espeak-ng >/dev/null; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "installing espeak-ng (voice tests)"; \
+	  (apt-get install -y -qq espeak-ng >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null)) \
+	    || echo "note: could not install espeak-ng; the voice tests will skip"; \
+	else echo "note: espeak-ng is missing; the voice tests skip (install it: sudo apt-get install espeak-ng)"; fi
+
+install: $(VENV)/.installed node_modules/.installed espeak ## create .venv and install Python and Node tools (CDK CLI) locally
 
 # The scikit-learn 1.9-0 image's own Python packages on Python 3.12, for tests/container and bench-cold-start
 # (CONTAINER_PYTHON=/path/to/python3.12 to choose the interpreter; docs/container-tier.md).

@@ -17,6 +17,7 @@ A scoring run (the cleaning job with ``--mode score``, then Batch Transform) wri
 
     scoring/<run_id>/input/                         cleaned records to score, JSON Lines {"review_id", "text"}
     scoring/<run_id>/transform/                     Batch Transform output (one prediction line per input line)
+    scoring/<run_id>/moderation/                    moderation results (JSON Lines, one row per checked record)
     tables/predictions/run_id=<run_id>/             Parquet predictions behind the catalog table ``predictions``
     quarantine/<run_id>/, reports/<run_id>/         as for training (data_quality.json, duplicates/)
     reports/<run_id>/scoring_summary.json           counts and shares per label, score histogram, extremes
@@ -109,6 +110,11 @@ def scoring_transform_key(run_id: str) -> str:
     return f"{SCORING_PREFIX}{run_id}/transform"
 
 
+def scoring_moderation_key(run_id: str) -> str:
+    """``scoring/<run_id>/moderation``: the moderation step's results (Comprehend toxicity, Rekognition labels)."""
+    return f"{SCORING_PREFIX}{run_id}/moderation"
+
+
 def predictions_run_key(run_id: str) -> str:
     """``tables/predictions/run_id=<run_id>``: the run's partition of the predictions table."""
     return f"{PREDICTIONS_TABLE_PREFIX}run_id={run_id}"
@@ -125,6 +131,7 @@ def scoring_outputs(curated_root: str, run_id: str) -> dict[str, str]:
     return {
         "scoring_input": f"{base}/{scoring_input_key(run_id)}",
         "transform": f"{base}/{scoring_transform_key(run_id)}",
+        "moderation": f"{base}/{scoring_moderation_key(run_id)}",
         "predictions": f"{base}/{predictions_run_key(run_id)}",
         "quarantine": f"{base}/{quarantine_key(run_id)}",
         "duplicates": f"{base}/{duplicates_key(run_id)}",
@@ -224,3 +231,24 @@ def baseline_output_key(run_id: str) -> str:
 def evaluation_report_key(run_id: str) -> str:
     """Beside the run's model: ``models/<run_id>/evaluation.json``."""
     return f"{MODELS_PREFIX}{run_id}/{EVALUATION_REPORT}"
+
+
+# --- voice feedback (the voice state machine and `ds-on-aws transcribe`) ---------------------------------------------
+#
+# Curated bucket:
+#     transcripts/<run_id>/<job name>.json      Amazon Transcribe's transcript of one audio file of the run
+# Raw bucket (under voice.records_prefix, itself under scoring.input_prefix, so a scoring run may read it):
+#     <records_prefix><run_id>/feedback.ndjson   the run's feedback records (common/voice_records.py), scored next
+
+TRANSCRIPTS_PREFIX = "transcripts/"
+# JSON Lines under the .ndjson suffix: the cleaning job reads it as JSON Lines, and the scoring stack's upload trigger
+# (which reacts to .jsonl, .csv...) does not start a second scoring run of records the voice run scores itself.
+VOICE_RECORDS_FILE = "feedback.ndjson"
+
+
+def transcript_key(run_id: str, job_name: str) -> str:
+    return f"{TRANSCRIPTS_PREFIX}{run_id}/{job_name}.json"
+
+
+def voice_records_key(records_prefix: str, run_id: str) -> str:
+    return f"{records_prefix}{run_id}/{VOICE_RECORDS_FILE}"

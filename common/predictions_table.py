@@ -13,7 +13,10 @@ Input, under ``<curated_uri>`` (pipeline_contracts' layout of a scoring run):
   ``source``, the other context columns its ``context`` map;
 * ``reports/<run_id>/duplicates/``: gzip JSON Lines ``{"review_id", "kept_review_id", <context columns>}`` of the
   reviews the cleaning collapsed into another: they get the prediction of the review they duplicate
-  (``duplicate_of`` says which) and keep their own source and context.
+  (``duplicate_of`` says which) and keep their own source and context;
+* ``scoring/<run_id>/moderation/*.jsonl`` when the run's moderation step completed (``common/moderation.py``):
+  ``{"review_id", "toxicity", "toxicity_labels", "image_key", "image_labels", "flagged", "moderation_error"}``,
+  joined by review id (a duplicate carries the moderation of the review it duplicates, like its prediction).
 
 Output:
 
@@ -39,6 +42,7 @@ from pipeline_contracts import (
     SOURCE_COLUMN,
     duplicates_key,
     predictions_run_key,
+    scoring_moderation_key,
     scoring_summary_key,
     scoring_transform_key,
 )
@@ -54,6 +58,11 @@ PREDICTION_COLUMNS = (
     ("score", "double"),
     ("error", "string"),
     ("duplicate_of", "string"),
+    ("toxicity", "double"),
+    ("toxicity_labels", "array<struct<name:string,score:double>>"),
+    ("image_moderation_labels", "array<struct<name:string,parent:string,confidence:double,taxonomy_level:int>>"),
+    ("flagged", "boolean"),
+    ("moderation_error", "string"),
     ("model_name", "string"),
     ("scored_at", "timestamp"),
 )
@@ -64,6 +73,10 @@ EXTREMES = 5  # most negative / most positive reviews in the summary
 EXCERPT_CHARS = 500
 TRANSFORM_SUFFIX = ".out"
 LABELS = ("negative", "positive")
+MODERATION_SUFFIX = ".jsonl"
+MODERATION_COLUMNS = ("toxicity", "toxicity_labels", "image_moderation_labels", "flagged", "moderation_error")
+MODERATION_DISABLED = {"status": "disabled", "reason": "moderation.toxicity and moderation.images are off",
+                       "enabled": {"toxicity": False, "images": False}}
 
 
 class PublishError(RuntimeError):
@@ -169,6 +182,7 @@ def prediction_row(line: str, where: str, model_name: str, scored_at: datetime) 
         "score": None if error is not None else float(answer.get("score")),
         "error": error,
         "duplicate_of": None,
+        **{name: None for name in MODERATION_COLUMNS},
         "model_name": model_name,
         "scored_at": scored_at,
     }
@@ -199,6 +213,67 @@ def read_duplicates(store: Store, run_id: str) -> dict:
             if pair.get("review_id") != pair.get("kept_review_id"):
                 kept.setdefault(pair["kept_review_id"], []).append((pair["review_id"], *record_context(pair)))
     return kept
+
+
+def read_moderation(store: Store, run_id: str) -> dict:
+    """review id -> its moderation columns, from the moderation step's rows (``scoring/<run_id>/moderation/``)."""
+    found: dict = {}
+    for name in store.list(scoring_moderation_key(run_id)):
+        if not name.endswith(MODERATION_SUFFIX):
+            continue
+        for number, line in enumerate(store.read_lines(name), start=1):
+            try:
+                row = json.loads(line)
+                found[row["review_id"]] = moderation_columns(row)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise PublishError(f"{store.uri(name)} line {number}: not a moderation row ({exc})") from None
+    return found
+
+
+def moderation_columns(row: dict) -> dict:
+    """The table's moderation columns of one moderation row; ``flagged`` is null when nothing was checked."""
+    checked = row.get("toxicity") is not None or row.get("image_labels") is not None
+    return {
+        "toxicity": None if row.get("toxicity") is None else float(row["toxicity"]),
+        "toxicity_labels": row.get("toxicity_labels"),
+        "image_moderation_labels": row.get("image_labels"),
+        "flagged": bool(row.get("flagged")) if checked else None,
+        "moderation_error": row.get("moderation_error"),
+    }
+
+
+class ModerationSummary:
+    """The summary's ``moderation`` section: switches, status, flagged counts (text, image), errors, label counts."""
+
+    def __init__(self, moderation: dict | None):
+        self.info = dict(moderation or MODERATION_DISABLED)
+        self.threshold = float(self.info.get("toxicity_threshold", 0.5))
+        self.counts = {k: 0 for k in ("text_checked", "images_checked", "flagged", "flagged_text", "flagged_image",
+                                      "errors")}
+        self.text_labels: dict = {}
+        self.image_labels: dict = {}
+
+    def add(self, row: dict) -> None:
+        c = self.counts
+        if row["toxicity"] is not None:
+            c["text_checked"] += 1
+            c["flagged_text"] += row["toxicity"] >= self.threshold
+            for label in row["toxicity_labels"] or ():
+                if label["score"] >= self.threshold:
+                    self.text_labels[label["name"]] = self.text_labels.get(label["name"], 0) + 1
+        if row["image_moderation_labels"] is not None:
+            c["images_checked"] += 1
+            c["flagged_image"] += bool(row["image_moderation_labels"])
+            for name in {label["name"] for label in row["image_moderation_labels"]}:
+                self.image_labels[name] = self.image_labels.get(name, 0) + 1
+        c["flagged"] += bool(row["flagged"])
+        c["errors"] += row["moderation_error"] is not None
+
+    def summary(self) -> dict:
+        keep = {k: v for k, v in self.info.items() if k not in ("counts",)}
+        return {**keep, "toxicity_threshold": self.threshold, "counts": dict(self.counts),
+                "toxicity_labels": dict(sorted(self.text_labels.items())),
+                "image_labels": dict(sorted(self.image_labels.items()))}
 
 
 # --- summary ---------------------------------------------------------------------------------------------------
@@ -265,13 +340,43 @@ class SummaryBuilder:
 # --- the job ---------------------------------------------------------------------------------------------------
 
 
+def arrow_type(kind: str):
+    """The pyarrow type of a Glue/Hive type string (``string``, ``array<struct<name:string,score:double>>``...)."""
+    import pyarrow as pa  # the Glue Python shell's analytics library set has it
+
+    scalars = {"string": pa.string(), "double": pa.float64(), "int": pa.int32(), "boolean": pa.bool_(),
+               "timestamp": pa.timestamp("ms", tz="UTC")}
+    kind = kind.strip()
+    if kind in scalars:
+        return scalars[kind]
+    if kind.startswith("array<") and kind.endswith(">"):
+        return pa.list_(arrow_type(kind[len("array<"):-1]))
+    if kind.startswith("map<") and kind.endswith(">"):
+        key, value = _split_top(kind[len("map<"):-1])
+        return pa.map_(arrow_type(key), arrow_type(value))
+    if kind.startswith("struct<") and kind.endswith(">"):
+        members = [member.split(":", 1) for member in _split_top(kind[len("struct<"):-1])]
+        return pa.struct([(name.strip(), arrow_type(member)) for name, member in members])
+    raise ValueError(f"no pyarrow type for column type {kind!r}")
+
+
+def _split_top(text: str) -> list:
+    """``a:int,b:struct<c:int,d:int>`` split at its top-level commas."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
 def _write_part(rows: list, path: Path) -> None:
     import pyarrow as pa  # the Glue Python shell's analytics library set has it
     import pyarrow.parquet as pq
 
-    types = {"string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("ms", tz="UTC"),
-             "map<string,string>": pa.map_(pa.string(), pa.string())}
-    schema = pa.schema([(name, types[kind]) for name, kind in PREDICTION_COLUMNS])
+    schema = pa.schema([(name, arrow_type(kind)) for name, kind in PREDICTION_COLUMNS])
     columns = {name: [row[name] for row in rows] for name, _ in PREDICTION_COLUMNS}
     pq.write_table(pa.table(columns, schema=schema), str(path), compression="snappy")
 
@@ -285,12 +390,18 @@ def transform_files(store: Store, run_id: str) -> list:
     return files
 
 
-def publish(curated_uri: str, run_id: str, model_name: str, kms_key_arn: str = "", now: datetime | None = None) -> dict:
-    """Write the run's predictions partition and summary; return the summary."""
+def publish(curated_uri: str, run_id: str, model_name: str, kms_key_arn: str = "", now: datetime | None = None,
+            moderation: dict | None = None) -> dict:
+    """Write the run's predictions partition and summary; return the summary.
+
+    ``moderation``: the moderation step's result (``status``, ``reason``, ``enabled``, ``toxicity_threshold``...);
+    its rows are joined only when ``status`` is ``COMPLETED``. None: moderation is off.
+    """
     store = Store(curated_uri, kms_key_arn)
     scored_at = now or datetime.now(timezone.utc)  # noqa: UP017 (datetime.UTC is Python 3.11+)
     duplicates = read_duplicates(store, run_id)
-    builder = SummaryBuilder()
+    moderated = read_moderation(store, run_id) if (moderation or {}).get("status") == "COMPLETED" else {}
+    builder, moderation_summary = SummaryBuilder(), ModerationSummary(moderation)
     partition = predictions_run_key(run_id)
     if not store.is_s3:
         shutil.rmtree(Path(store.root) / partition, ignore_errors=True)
@@ -299,10 +410,12 @@ def publish(curated_uri: str, run_id: str, model_name: str, kms_key_arn: str = "
             rows = []
             for line_number, line in enumerate(store.read_lines(name), start=1):
                 row = prediction_row(line, f"{store.uri(name)} line {line_number}", model_name, scored_at)
+                row.update(moderated.get(row["review_id"], ()))
                 rows.append(row)
                 rows.extend(duplicate_rows(row, duplicates))
             for row in rows:
                 builder.add(row)
+                moderation_summary.add(row)
             part = Path(tmp) / f"part-{number:05d}.parquet"
             _write_part(rows, part)
             store.put_file(part, f"{partition}/{part.name}")
@@ -313,6 +426,7 @@ def publish(curated_uri: str, run_id: str, model_name: str, kms_key_arn: str = "
         "model_name": model_name,
         "predictions": store.uri(partition) + "/",
         **builder.summary(),
+        "moderation": moderation_summary.summary(),
     }
     store.put_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", scoring_summary_key(run_id))
     return summary
@@ -333,10 +447,24 @@ def job_arguments(argv: list) -> dict:
     return arguments
 
 
+def moderation_argument(text: str | None) -> dict | None:
+    """The ``--moderation`` job argument: the moderation step's result as JSON (absent when moderation is off)."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise SystemExit(f"publish-predictions: --moderation is not JSON ({exc})") from None
+    if not isinstance(value, dict) or not isinstance(value.get("status"), str):
+        raise SystemExit(f"publish-predictions: --moderation must be an object with a status, got {text[:200]!r}")
+    return value
+
+
 def main(argv: list | None = None) -> int:
     arguments = job_arguments(sys.argv[1:] if argv is None else argv)
     summary = publish(arguments["curated_uri"], arguments["run_id"], arguments["model_name"],
-                      arguments.get("kms_key_arn", os.environ.get("KMS_KEY_ARN", "")))
+                      arguments.get("kms_key_arn", os.environ.get("KMS_KEY_ARN", "")),
+                      moderation=moderation_argument(arguments.get("moderation")))
     print(json.dumps({k: summary[k] for k in ("run_id", "counts", "labels")}))
     return 0
 

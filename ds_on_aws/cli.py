@@ -1,5 +1,5 @@
 """``ds-on-aws``: the offline pipeline from the terminal (``run``), a local endpoint (``serve``), a client (``predict``),
-bulk scoring of feedback (``score``),
+bulk scoring of feedback (``score``), recorded calls turned into feedback (``transcribe``),
 pretrained weights for the transformer recipe (``stage-model``).
 
 Exit codes (stable, for scripts and CI; ``pipeline_contracts``): 0 ok, 1 unexpected error, 2 bad usage or input, 3 data-quality gate
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", help="review texts (default: one per line from stdin)")
     predict.add_argument("--url", default="http://127.0.0.1:8080", help="endpoint URL (default: %(default)s)")
     _add_score_parser(sub)
+    _add_transcribe_parser(sub)
 
     sub.add_parser("cost", help="estimated cost of a default run and of the idle pipeline (configuration only)")
     return parser
@@ -135,6 +136,23 @@ def _add_score_parser(sub) -> None:
     score.add_argument("--batch-size", type=_positive_int, default=1000,
                        help="records per mini-batch, as Batch Transform sends them (default: %(default)s)")
     score.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
+    score.add_argument("--moderation-results", type=Path, metavar="FILE",
+                       help="JSON Lines of Amazon Comprehend DetectToxicContent / Amazon Rekognition "
+                            "DetectModerationLabels replies per review_id, joined into the table (docs/moderation.md)")
+
+
+def _add_transcribe_parser(sub) -> None:
+    transcribe = sub.add_parser(
+        "transcribe", help="transcribe recorded calls offline into feedback records (then score them with --score)")
+    transcribe.add_argument("--input", required=True,
+                            help="an audio file or a folder of them (cdk.json voice.media_suffixes: wav, mp3, ...)")
+    transcribe.add_argument("--output-dir", type=Path, default=Path("runs"),
+                            help="where run folders go (default: runs/)")
+    transcribe.add_argument("--score", action="store_true",
+                            help="score the records at once (`ds-on-aws score` on the run's feedback.ndjson)")
+    transcribe.add_argument("--model", type=Path,
+                            help="with --score: model folder or model.tar.gz (default: the latest run's model)")
+    transcribe.add_argument("--no-progress", dest="progress_bar", action="store_false", help="no progress bar")
 
 
 def command_run(args) -> int:
@@ -219,9 +237,19 @@ def command_score(args) -> int:
 
     result = score(ScoreOptions(input=args.input, model=args.model, output_dir=args.output_dir,
                                 data_quality=dict(args.data_quality), batch_size=args.batch_size,
-                                progress_bar=args.progress_bar))
+                                progress_bar=args.progress_bar, moderation_results=args.moderation_results))
     print(f"predictions: {result.run_dir / 'curated'}/tables/predictions/run_id={result.run_id}/  "
           f"summary: {result.run_dir / 'scoring_summary.json'}  report: {result.run_dir / 'report.html'}")
+    return 0
+
+
+def command_transcribe(args) -> int:
+    from ds_on_aws.local.transcribe import TranscribeOptions, transcribe
+
+    result = transcribe(TranscribeOptions(input=args.input, output_dir=args.output_dir, score=args.score,
+                                          model=args.model, progress_bar=args.progress_bar))
+    print(f"records: {result.records_file}  transcripts: {result.run_dir / 'transcripts'}"
+          + (f"  failed: {len(result.failed)} file(s), see {result.run_dir / 'run.json'}" if result.failed else ""))
     return 0
 
 
@@ -242,7 +270,7 @@ def command_stage_model(args) -> int:
 
 
 COMMANDS = {"run": command_run, "serve": command_serve, "predict": command_predict, "score": command_score,
-            "cost": command_cost, "stage-model": command_stage_model}
+            "transcribe": command_transcribe, "cost": command_cost, "stage-model": command_stage_model}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -204,6 +204,50 @@ class ScoringConfig:
 
 
 @dataclass(frozen=True)
+class ModerationConfig:
+    """Moderation in the scoring pipeline: Comprehend toxicity on the cleaned texts, Rekognition moderation labels on
+    the images records reference (keys in the raw bucket under ``image_prefix``). Both off by default."""
+
+    toxicity: bool = False
+    toxicity_threshold: float = 0.5  # flagged when the record's toxicity (0-1) is at or above this
+    toxicity_language: str = "en"  # DetectToxicContent supports English only
+    images: bool = False
+    image_column: str = "image_key"  # the input column naming each record's image (a key or s3://<raw bucket>/key)
+    image_prefix: str = "images/"  # raw-bucket prefix images may be read from (the function's only image grant)
+    image_min_confidence: float = 50.0  # Rekognition MinConfidence (percent)
+    max_text_records: int = 20000  # per run; records beyond are recorded as not checked
+    max_image_records: int = 2000
+    concurrency: int = 4  # requests in flight
+
+    def as_settings(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+MODERATION_LANGUAGES = ("en",)  # DetectToxicContent: "Currently, English is the only supported language"
+
+
+TRANSCRIBE_FORMATS = ("wav", "mp3", "flac", "ogg", "m4a", "mp4", "webm", "amr")
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    """Voice feedback: Amazon Transcribe batch jobs on uploaded calls, their transcripts scored as feedback."""
+
+    audio_prefix: str = "voice/incoming/"  # raw-bucket prefix of the audio files ({} transcribes all of it)
+    records_prefix: str = "feedback/voice/"  # raw-bucket prefix of the records written (under scoring.input_prefix)
+    language_code: str = "en-US"
+    max_speakers: int = 2  # speaker separation (MaxSpeakerLabels, 2-30) for files that are not two-channel
+    customer_channel: str = "ch_1"  # on two-channel calls, the channel whose turns are feedback
+    max_concurrency: int = 10  # transcription jobs in flight (Map MaxConcurrency)
+    max_files: int = 250  # audio files one run accepts (the Map's item list stays within Step Functions' payload)
+    poll_seconds: int = 30
+    max_wait_seconds: int = 3600  # per file: a job still running then is recorded as timed out
+    timeout_minutes: int = 480  # the whole voice run (the scoring run included)
+    trigger_on_upload: bool = False  # start a voice run for each audio file uploaded under audio_prefix
+    media_suffixes: tuple[str, ...] = TRANSCRIBE_FORMATS
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
     """The managed baseline (Amazon Comprehend batch sentiment) run beside training on a validation sample."""
 
@@ -268,7 +312,9 @@ class PipelineConfig:
     model_quality: ModelQualityConfig = field(default_factory=ModelQualityConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
     prices: PriceTable = field(default_factory=PriceTable)
     cost_assumptions: CostAssumptions = field(default_factory=CostAssumptions)
 
@@ -289,7 +335,9 @@ class PipelineConfig:
             "model_quality": ModelQualityConfig,
             "endpoint": EndpointConfig,
             "scoring": ScoringConfig,
+            "voice": VoiceConfig,
             "baseline": BaselineConfig,
+            "moderation": ModerationConfig,
             "prices": PriceTable,
             "cost_assumptions": CostAssumptions,
         }
@@ -324,6 +372,8 @@ class PipelineConfig:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.training.hyperparameters.items()):
             raise ConfigError(f"{CONTEXT_KEY}.training.hyperparameters: keys and values must be strings")
         self.scoring_problems()
+        self.voice_problems()
+        self.moderation_problems()
         self._validate_baseline_and_prices()
         self._validate_transformer()
 
@@ -355,6 +405,63 @@ class PipelineConfig:
                               f"{list(RESERVED_CONTEXT_COLUMNS)}; got {list(sc.context_columns)}")
         if sc.publish_max_capacity not in (0.0625, 1.0):
             raise ConfigError(f"{where}.publish_max_capacity: 0.0625 or 1.0 (Glue Python shell DPU), got {sc.publish_max_capacity}")
+
+    def voice_problems(self) -> None:
+        """The ``voice`` section's checks: its prefixes, Transcribe's limits, the polling and concurrency bounds."""
+        v, where = self.voice, f"{CONTEXT_KEY}.voice"
+        for name in ("audio_prefix", "records_prefix"):
+            prefix = getattr(v, name)
+            if not prefix.endswith("/") or prefix.startswith("/") or prefix == "/":
+                raise ConfigError(f"{where}.{name}: a folder like 'voice/incoming/' (ending with '/'), got {prefix!r}")
+        for other, what in ((self.raw_prefix, "raw_prefix (training cleans all of it)"),
+                            (self.scoring.input_prefix, "scoring.input_prefix (scoring reads all of it)")):
+            if v.audio_prefix.startswith(other) or other.startswith(v.audio_prefix):
+                raise ConfigError(f"{where}.audio_prefix {v.audio_prefix!r} overlaps {what}: audio must live beside it")
+        if not v.records_prefix.startswith(self.scoring.input_prefix):
+            raise ConfigError(f"{where}.records_prefix {v.records_prefix!r} must lie under scoring.input_prefix "
+                              f"{self.scoring.input_prefix!r}: the scoring run reads only there")
+        if not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", v.language_code):
+            raise ConfigError(f"{where}.language_code: a Transcribe language code like 'en-US', got {v.language_code!r}")
+        if not 2 <= v.max_speakers <= 30:
+            raise ConfigError(f"{where}.max_speakers: must be 2-30 (Transcribe's MaxSpeakerLabels), got {v.max_speakers}")
+        if v.customer_channel not in ("ch_0", "ch_1"):
+            raise ConfigError(f"{where}.customer_channel: 'ch_0' or 'ch_1', got {v.customer_channel!r}")
+        for name, low, high in (("max_concurrency", 1, 100), ("max_files", 1, 500), ("timeout_minutes", 1, 525600)):
+            if not low <= getattr(v, name) <= high:
+                raise ConfigError(f"{where}.{name}: must be {low}-{high}, got {getattr(v, name)}")
+        if not 5 <= v.poll_seconds <= v.max_wait_seconds:
+            raise ConfigError(f"{where}: poll_seconds must be 5..max_wait_seconds, got {v.poll_seconds}")
+        if v.max_wait_seconds > v.timeout_minutes * 60:
+            raise ConfigError(f"{where}.max_wait_seconds ({v.max_wait_seconds}) must not exceed timeout_minutes x 60")
+        unknown = sorted({s.lower() for s in v.media_suffixes} - set(TRANSCRIBE_FORMATS)) or not v.media_suffixes
+        if unknown:
+            raise ConfigError(f"{where}.media_suffixes: a non-empty list of {', '.join(TRANSCRIBE_FORMATS)} (what "
+                              f"Transcribe accepts), got {list(v.media_suffixes)!r}")
+
+    def moderation_problems(self) -> None:
+        """The ``moderation`` section's checks (the services' limits, where images may come from)."""
+        m, where = self.moderation, f"{CONTEXT_KEY}.moderation"
+        if m.toxicity_language not in MODERATION_LANGUAGES:
+            raise ConfigError(f"{where}.toxicity_language: Comprehend DetectToxicContent supports "
+                              f"{', '.join(MODERATION_LANGUAGES)} only, got {m.toxicity_language!r}")
+        if not 0.0 <= m.toxicity_threshold <= 1.0:
+            raise ConfigError(f"{where}.toxicity_threshold: must be in [0, 1], got {m.toxicity_threshold}")
+        if not 0.0 <= m.image_min_confidence <= 100.0:
+            raise ConfigError(f"{where}.image_min_confidence: a percentage 0-100, got {m.image_min_confidence}")
+        if not m.image_column.strip():
+            raise ConfigError(f"{where}.image_column: the name of the input column holding image keys, got ''")
+        prefix = m.image_prefix
+        if not prefix.endswith("/") or prefix.startswith("/") or "*" in prefix:
+            raise ConfigError(f"{where}.image_prefix: a raw-bucket folder like 'images/' (ending with '/'), got {prefix!r}")
+        for name in ("max_text_records", "max_image_records"):
+            if not 1 <= getattr(m, name) <= 1_000_000:
+                raise ConfigError(f"{where}.{name}: must be 1..1000000, got {getattr(m, name)}")
+        if not 1 <= m.concurrency <= 32:
+            raise ConfigError(f"{where}.concurrency: must be 1..32 requests in flight, got {m.concurrency}")
+        context_columns = getattr(self.scoring, "context_columns", None)
+        if m.images and context_columns is not None and m.image_column not in context_columns:
+            raise ConfigError(f"{where}.image_column {m.image_column!r} is not among scoring.context_columns "
+                              f"{list(context_columns)}: the cleaning job would not carry it to the moderation step")
 
     def _validate_baseline_and_prices(self) -> None:
         b, p = self.baseline, self.prices

@@ -40,7 +40,7 @@ from ds_on_aws.config import PROJECT_ROOT
 TRAINING_DIR = PROJECT_ROOT / "training"
 SHARED_MODULES = (PROJECT_ROOT / "common" / "review_text.py", PROJECT_ROOT / "common" / "pipeline_contracts.py")
 # A recipe folder under training/ (training/<recipe>/) also gets the training modules every recipe shares.
-RECIPE_SHARED_MODULES = (TRAINING_DIR / "channels.py",)
+RECIPE_SHARED_MODULES = tuple(TRAINING_DIR / name for name in ("channels.py", "script_mode.py", "serving_contract.py"))
 TRANSFORMER_DIR = TRAINING_DIR / "transformer"
 GLUE_PACKAGE_DIR = PROJECT_ROOT / "glue_scripts" / "review_cleaning"
 # Vendored into the archives: what review_text needs everywhere, plus what the Glue job's language rule needs.

@@ -1,7 +1,7 @@
 """Builds the whole CDK app: the one function ``app.py`` and the tests both call, so they synthesize the same thing.
 
 ``build_app(app)`` reads the configuration from the app's context (cdk.json's ``ds-on-aws`` key), adds the
-stacks (data, pipeline, scoring) and registers cdk-nag; ``synthesize(app)`` synthesizes (cdk-nag raises ``ValidationFailed`` on any
+stacks (data, pipeline, scoring, voice) and registers cdk-nag; ``synthesize(app)`` synthesizes (cdk-nag raises ``ValidationFailed`` on any
 unacknowledged finding) and writes the state machines' review artifacts next to the templates.
 """
 
@@ -19,10 +19,12 @@ from stacks.nag import enable_nag_checks
 from stacks.pipeline_stack import PipelineStack
 from stacks.review_artifacts import write_review_artifacts
 from stacks.scoring_stack import ScoringStack
+from stacks.voice_stack import VoiceStack
 
 DATA_STACK_ID = "DsOnAws-Data"
 PIPELINE_STACK_ID = "DsOnAws-Pipeline"
 SCORING_STACK_ID = "DsOnAws-Scoring"
+VOICE_STACK_ID = "DsOnAws-Voice"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class BuiltApp:
     data: DataStack
     pipeline: PipelineStack
     scoring: ScoringStack | None = None
+    voice: VoiceStack | None = None
 
 
 def config_from(scope: Construct) -> PipelineConfig:
@@ -44,8 +47,9 @@ def build_app(app: App) -> BuiltApp:
     data = DataStack(app, DATA_STACK_ID, config=config)
     pipeline = PipelineStack(app, PIPELINE_STACK_ID, config=config, data=data)
     scoring = ScoringStack(app, SCORING_STACK_ID, config=config, data=data, pipeline=pipeline)
+    voice = VoiceStack(app, VOICE_STACK_ID, config=config, data=data, pipeline=pipeline, scoring=scoring)
     enable_nag_checks(app)
-    return BuiltApp(config=config, data=data, pipeline=pipeline, scoring=scoring)
+    return BuiltApp(config=config, data=data, pipeline=pipeline, scoring=scoring, voice=voice)
 
 
 def synthesize(app: App) -> cx_api.CloudAssembly:

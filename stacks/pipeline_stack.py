@@ -7,9 +7,8 @@ runs created.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
@@ -17,6 +16,7 @@ from stacks.constructs.cleanup import TeardownSageMakerResources
 from stacks.constructs.glue_job import CleaningJob
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.state_machine import PipelineStateMachine
+from stacks.constructs.upload_trigger import console_url, start_on_upload
 from stacks.data_stack import DataStack
 
 # Uploads that start a run when trigger_on_upload is on: whole data files, not the 100k files of an aclImdb tree.
@@ -76,49 +76,15 @@ class PipelineStack(Stack):
 
     def _trigger(self, data: DataStack) -> events.Rule:
         """Start a run when a data file lands under the raw prefix (needs EventBridge notifications on the raw bucket)."""
-        data.send_raw_events_to_eventbridge()
-        rule = events.Rule(
-            self,
-            "StartOnUpload",
+        return start_on_upload(
+            self, "StartOnUpload", data=data, prefix=self.config.raw_prefix, suffixes=TRIGGER_SUFFIXES,
+            state_machine=self.state_machine, input_field="raw_s3_uri",
             description="Start the pipeline when a data file is uploaded under the raw prefix",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [data.raw_bucket.bucket_name]},
-                    "object": {
-                        "key": [{"prefix": self.config.raw_prefix}],
-                        "$or": [{"key": [{"suffix": suffix}]} for suffix in TRIGGER_SUFFIXES],
-                    },
-                },
-            ),
         )
-        rule.add_target(
-            targets.SfnStateMachine(
-                self.state_machine,
-                input=events.RuleTargetInput.from_object(
-                    {
-                        "raw_s3_uri": f"s3://{data.raw_bucket.bucket_name}/"
-                        + events.EventField.from_path("$.detail.object.key")
-                    }
-                ),
-            )
-        )
-        return rule
 
     def _outputs(self, data: DataStack) -> None:
         sm = self.state_machine
-        console = Fn.join(
-            "",
-            [
-                "https://",
-                Aws.REGION,
-                ".console.aws.amazon.com/states/home?region=",
-                Aws.REGION,
-                "#/statemachines/view/",
-                sm.state_machine_arn,
-            ],
-        )
+        console = console_url(sm)
         raw_uri = f"s3://{data.raw_bucket.bucket_name}/{self.config.raw_prefix}"
         for name, value, description in (
             ("StateMachineArn", sm.state_machine_arn, "The pipeline's state machine"),

@@ -7,15 +7,15 @@ pipeline stack's cleaning job, notification topic and model role, and the data s
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
 from ds_on_aws.config import PipelineConfig
 from stacks.constructs.catalog import PredictionsTable
 from stacks.constructs.cleanup import TeardownSageMakerResources
 from stacks.constructs.scoring import ScoringStateMachine
+from stacks.constructs.upload_trigger import console_url, start_on_upload
 from stacks.data_stack import DataStack
 from stacks.pipeline_stack import TRIGGER_SUFFIXES, PipelineStack
 
@@ -67,41 +67,16 @@ class ScoringStack(Stack):
 
     def _trigger(self, data: DataStack) -> events.Rule:
         """Score a data file when it lands under the scoring prefix (EventBridge notifications on the raw bucket)."""
-        data.send_raw_events_to_eventbridge()
-        rule = events.Rule(
-            self,
-            "ScoreOnUpload",
+        return start_on_upload(
+            self, "ScoreOnUpload", data=data, prefix=self.config.scoring.input_prefix, suffixes=TRIGGER_SUFFIXES,
+            state_machine=self.state_machine, input_field="input_s3_uri",
             description="Start a scoring run when a feedback file is uploaded under the scoring prefix",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [data.raw_bucket.bucket_name]},
-                    "object": {
-                        "key": [{"prefix": self.config.scoring.input_prefix}],
-                        "$or": [{"key": [{"suffix": suffix}]} for suffix in TRIGGER_SUFFIXES],
-                    },
-                },
-            ),
         )
-        rule.add_target(
-            targets.SfnStateMachine(
-                self.state_machine,
-                input=events.RuleTargetInput.from_object(
-                    {
-                        "input_s3_uri": f"s3://{data.raw_bucket.bucket_name}/"
-                        + events.EventField.from_path("$.detail.object.key")
-                    }
-                ),
-            )
-        )
-        return rule
 
     def _outputs(self, data: DataStack) -> None:
         sm = self.state_machine
         feedback_uri = f"s3://{data.raw_bucket.bucket_name}/{self.config.scoring.input_prefix}"
-        console = Fn.join("", ["https://", Aws.REGION, ".console.aws.amazon.com/states/home?region=", Aws.REGION,
-                               "#/statemachines/view/", sm.state_machine_arn])
+        console = console_url(sm)
         for name, value, description in (
             ("ScoringStateMachineArn", sm.state_machine_arn, "The scoring state machine"),
             ("ScoringStateMachineConsoleUrl", console,

@@ -66,3 +66,21 @@ def template_of(templates):
 
 # The fine-tuned tiny transformer (trained once per session; skipped without torch): tests/transformer/fixtures.py.
 from tests.transformer.fixtures import tiny_pretrained, trained_transformer, transformer_channels  # noqa: E402,F401
+
+
+@pytest.fixture(scope="session")
+def moderation_templates(cdk_context, tmp_path_factory) -> dict[str, dict]:
+    """Stack id -> template of the app synthesized with moderation on (``moderation.toxicity`` and ``images``): the
+    non-default variant of the scoring stack (one more synthesis, ~10-25 s; shared by tests/infra and statemachine)."""
+    import copy
+
+    from aws_cdk import App
+
+    from stacks.app_builder import build_app
+
+    context = copy.deepcopy(cdk_context)
+    context["ds-on-aws"]["moderation"].update(toxicity=True, images=True)
+    outdir = tmp_path_factory.mktemp("cdk.out-moderation")
+    app = App(context=context, outdir=str(outdir))
+    build_app(app)
+    return stack_templates(Path(synthesize_or_explain(app, outdir).directory))

@@ -79,3 +79,32 @@ def test_storage_lifecycle_comes_from_cdk_json_and_rejects_zero_days():
     assert load_config().storage.access_logs_expiration_days == raw["access_logs_expiration_days"]
     with pytest.raises(ConfigError, match=r"storage\.access_logs_expiration_days"):
         PipelineConfig.from_context({"storage": {"access_logs_expiration_days": 0}})
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"toxicity_language": "de"}, r"moderation\.toxicity_language: Comprehend DetectToxicContent supports en only"),
+        ({"toxicity_threshold": 1.5}, r"moderation\.toxicity_threshold: must be in \[0, 1\]"),
+        ({"image_min_confidence": 120}, r"moderation\.image_min_confidence: a percentage 0-100"),
+        ({"image_prefix": "images"}, r"moderation\.image_prefix: a raw-bucket folder"),
+        ({"image_prefix": "*/"}, r"moderation\.image_prefix"),
+        ({"max_text_records": 0}, r"moderation\.max_text_records: must be 1\.\.1000000"),
+        ({"concurrency": 64}, r"moderation\.concurrency: must be 1\.\.32"),
+        ({"images": True, "image_column": "photo"}, r"moderation\.image_column 'photo' is not among scoring"),
+        ({"toxicity": "yes"}, r"moderation\.toxicity: expected true or false"),
+        ({"spam": True}, r"moderation: unknown key"),
+    ],
+)
+def test_moderation_settings_are_validated_with_the_key_named(raw, named):
+    with pytest.raises(ConfigError, match=named):
+        PipelineConfig.from_context({"moderation": raw})
+
+
+def test_moderation_is_off_by_default_and_its_image_column_rides_as_context():
+    config = load_config()
+    assert not config.moderation.toxicity and not config.moderation.images
+    assert config.moderation.image_column in config.scoring.context_columns
+    on = PipelineConfig.from_context({"moderation": {"images": True, "image_column": "photo"},
+                                      "scoring": {"context_columns": ["source", "photo"]}})
+    assert on.moderation.as_settings()["image_column"] == "photo"

@@ -24,17 +24,15 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import joblib
 import linear_scorer  # the serving fast path; model.joblib stays the reference artifact and the fallback
 import numpy as np
-import review_text  # its REQUIRED_PACKAGES are vendored beside this script
 import scipy
+import script_mode  # the edges every recipe's train.py shares (code/, failure reason, exit codes)
 import sentiment_model
 import sklearn
 from channels import ChannelData, ChannelError, read_channel
@@ -53,11 +51,7 @@ from sentiment_model import ModelParams
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 MODEL_FILENAME = "model.joblib"
-MODEL_CODE_DIR = "code"  # inside the model folder: the inference code the endpoint runs
 METRICS_FILENAME = "metrics.json"
-DEFAULT_OUTPUT_DIR = "/opt/ml/output"
-EXIT_BAD_INPUT = 2
-EXIT_UNEXPECTED = 1
 
 
 class HyperparameterError(ValueError):
@@ -295,57 +289,13 @@ def run(argv: list[str]) -> dict:
 
 
 def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list[str]:
-    """Copy every module of the code folder except this script into ``<model_dir>/code/``; return their names.
-
-    SageMaker tars the model folder into ``model.tar.gz`` and extracts it to ``/opt/ml/model`` when the endpoint
-    starts, so the serving stack finds ``inference.py`` and its imports (``SAGEMAKER_SUBMIT_DIRECTORY =
-    /opt/ml/model/code``) without network. The libraries review_text needs (``review_text.REQUIRED_PACKAGES``),
-    vendored beside this script in ``sourcedir.tar.gz``, are copied with them when they are there.
-    """
-    source = Path(code_dir or Path(__file__).resolve().parent)
-    modules = sorted(p for p in source.glob("*.py") if p.name != Path(__file__).name and p.name != "setup.py")
-    if not any(p.name == "inference.py" for p in modules):
-        raise FileNotFoundError(f"inference.py not found beside {Path(__file__).name} in {source}")
-    target = model_dir / MODEL_CODE_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    for module in modules:
-        shutil.copyfile(module, target / module.name)
-    packages = [source / name for name in review_text.REQUIRED_PACKAGES if (source / name / "__init__.py").is_file()]
-    for package in packages:
-        shutil.copytree(package, target / package.name, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return [p.name for p in modules] + [f"{p.name}/" for p in packages]
-
-
-def report_failure(message: str) -> None:
-    """Write the reason for SageMaker and print it as the script's last line (stderr, flushed)."""
-    write_failure(message)
-    print(message, file=sys.stderr, flush=True)
-
-
-def write_failure(message: str) -> None:
-    """Leave the reason where SageMaker shows it as the job's FailureReason (best effort, never raises)."""
-    output_dir = Path(os.environ.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR))
-    try:
-        if output_dir.is_dir():
-            (output_dir / "failure").write_text(message[:1000] + "\n", encoding="utf-8")
-    except OSError:
-        pass
+    """The model's ``code/``: every module beside this script (script_mode.bundle_inference_code)."""
+    return script_mode.bundle_inference_code(model_dir, code_dir or Path(__file__).resolve().parent,
+                                             Path(__file__).name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        run(argv)
-    except (HyperparameterError, ChannelError) as error:
-        report_failure(f"training refused: {error}")
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - the edge of the job: report, don't hide
-        traceback.print_exc()
-        sys.stderr.flush()
-        report_failure(f"training failed unexpectedly: {type(error).__name__}: {error}")
-        return EXIT_UNEXPECTED
-    return 0
+    return script_mode.run_main(run, sys.argv[1:] if argv is None else argv, (HyperparameterError, ChannelError))
 
 
 if __name__ == "__main__":

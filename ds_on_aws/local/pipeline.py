@@ -67,9 +67,10 @@ class RunResult:
     endpoint: EndpointProcess | None = None  # still running only with keep_serving
 
 
-def new_run_id(output_dir: Path, now: datetime | None = None) -> tuple[str, Path]:
-    """``local-YYYYmmdd-HHMMSS`` (+ ``-2``, ``-3``... when taken); the folder is created atomically."""
-    base = f"local-{(now or datetime.now()):%Y%m%d-%H%M%S}"
+def new_run_id(output_dir: Path, now: datetime | None = None, kind: str = "local") -> tuple[str, Path]:
+    """``<kind>-YYYYmmdd-HHMMSS`` (+ ``-2``, ``-3``... when taken) under ``output_dir``; the folder is created
+    atomically. ``kind``: ``local`` for ``run``, ``score`` and ``transcribe`` for those commands."""
+    base = f"{kind}-{(now or datetime.now()):%Y%m%d-%H%M%S}"
     output_dir.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
         run_id = base if attempt == 1 else f"{base}-{attempt}"

@@ -22,16 +22,23 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
+import moderation
 import predictions_table
-from pipeline_contracts import SCORE_MODE, report_key, scoring_input_key, scoring_summary_key, scoring_transform_key
+from pipeline_contracts import (
+    SCORE_MODE,
+    report_key,
+    scoring_input_key,
+    scoring_moderation_key,
+    scoring_summary_key,
+    scoring_transform_key,
+)
 
 from ds_on_aws.config import PipelineConfig, load_config
 from ds_on_aws.local import acquire, cleaning
 from ds_on_aws.local.errors import DataQualityRefused, RunnerError, UsageError
-from ds_on_aws.local.pipeline import Progress, data_quality_arguments
+from ds_on_aws.local.pipeline import Progress, data_quality_arguments, new_run_id
 from ds_on_aws.local.scoring_report import write_scoring_report
 from ds_on_aws.local.serving import HandlerChain
 
@@ -49,6 +56,7 @@ class ScoreOptions:
     batch_size: int = 1000
     progress_bar: bool = True
     config: PipelineConfig | None = None
+    moderation_results: Path | None = None  # JSON Lines of Comprehend/Rekognition replies (moderation.rows_from_replies)
 
 
 @dataclass
@@ -98,20 +106,6 @@ def resolve_model(model: Path | None, output_dir: Path, work: Path) -> Path:
     if not (model_dir / "code" / "inference.py").is_file():
         raise UsageError(f"{model_dir} is not a model folder of this project (no code/inference.py inside)")
     return model_dir
-
-
-def new_score_run(output_dir: Path, now: datetime | None = None) -> tuple[str, Path]:
-    """``score-YYYYmmdd-HHMMSS`` (+ ``-2``... when taken), created atomically."""
-    base = f"score-{(now or datetime.now()):%Y%m%d-%H%M%S}"
-    output_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, 1000):
-        run_id = base if attempt == 1 else f"{base}-{attempt}"
-        try:
-            (output_dir / run_id).mkdir()
-            return run_id, output_dir / run_id
-        except FileExistsError:
-            continue
-    raise RunnerError(f"cannot find a free run id under {output_dir}")
 
 
 # --- the score stage: Batch Transform, emulated --------------------------------------------------------------------
@@ -188,6 +182,47 @@ def score_run(curated: Path, run_id: str, model_dir: Path, batch_size: int, prog
     return total
 
 
+# --- moderation: the services' replies from a file ----------------------------------------------------------------
+
+
+def moderate_from_file(curated: Path, run_id: str, results: Path, config: PipelineConfig) -> dict:
+    """Convert ``results`` (the services' replies, one review a line) into ``scoring/<run_id>/moderation/`` rows with
+    the cloud step's code; return the moderation result the publish step takes. Unknown review ids are left out."""
+    settings = moderation.Settings.from_mapping(config.moderation.as_settings())
+    if not results.is_file():
+        raise UsageError(f"--moderation-results: no such file: {results}")
+    try:
+        with results.open(encoding="utf-8") as handle:
+            rows = moderation.rows_from_replies(handle, settings, where=str(results))
+    except (moderation.ModerationError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--moderation-results: {exc}") from None
+    known = {json.loads(line)["review_id"] for path in input_files(curated, run_id)
+             for line in path.open(encoding="utf-8") if line.strip()}
+    kept = [row for row in rows if row["review_id"] in known]
+    folder = curated / scoring_moderation_key(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "part-00000.jsonl").open("w", encoding="utf-8") as out:
+        moderation.write_rows(kept, out.write)
+    return {"status": "COMPLETED", "reason": f"replies read from {results}", "source": str(results),
+            "enabled": {"toxicity": any(r["toxicity"] is not None or "toxicity:" in (r["moderation_error"] or "")
+                                        for r in rows),
+                        "images": any(r["image_labels"] is not None or "image:" in (r["moderation_error"] or "")
+                                      for r in rows)},
+            "toxicity_threshold": settings.toxicity_threshold, "rows": len(kept), "unknown_review_ids": len(rows) - len(kept)}
+
+
+def offline_moderation(config: PipelineConfig, options: ScoreOptions, curated: Path, run_id: str) -> dict | None:
+    """The moderation result of an offline run: from ``--moderation-results``, else why there is none."""
+    if options.moderation_results is not None:
+        return moderate_from_file(curated, run_id, Path(options.moderation_results), config)
+    m = config.moderation
+    if m.toxicity or m.images:
+        return {"status": "UNAVAILABLE", "enabled": {"toxicity": m.toxicity, "images": m.images},
+                "toxicity_threshold": m.toxicity_threshold,
+                "reason": "offline runs call no AWS service: pass --moderation-results FILE (the services' replies)"}
+    return None
+
+
 # --- the run -------------------------------------------------------------------------------------------------------
 
 
@@ -195,7 +230,7 @@ def score(options: ScoreOptions, echo: Callable[[str], None] = print) -> ScoreRe
     """Clean, gate, score, publish and report; raise the RunnerError of a failure AFTER writing the report."""
     config = options.config or load_config()
     output_dir = Path(options.output_dir).resolve()
-    run_id, run_dir = new_score_run(output_dir)
+    run_id, run_dir = new_run_id(output_dir, kind="score")
     progress = Progress(echo)
     run: dict = {"run_id": run_id, "run_dir": str(run_dir), "outcome": "running", "durations": progress.durations}
     state: dict = {"dq_report": None, "summary": None}
@@ -239,10 +274,16 @@ def _stages(options: ScoreOptions, config: PipelineConfig, run: dict, state: dic
         run["records"] = score_run(curated, run["run_id"], model_dir, options.batch_size, options.progress_bar)
     with stage("publish"):
         model_name = model_dir.parent.name if model_dir.name == "model" else str(model_dir)
-        state["summary"] = predictions_table.publish(str(curated), run["run_id"], model_name)
+        moderated = offline_moderation(config, options, curated, run["run_id"])
+        state["summary"] = predictions_table.publish(str(curated), run["run_id"], model_name, moderation=moderated)
         labels = state["summary"]["labels"]
         echo("  " + ", ".join(f"{k}: {v['count']} ({v['share']:.1%})" for k, v in labels.items())
              + f"; errors: {state['summary']['counts']['errors']}")
+        m = state["summary"]["moderation"]
+        if m["status"] != "disabled":
+            echo(f"  moderation {m['status']}: flagged {m['counts']['flagged']} (text {m['counts']['flagged_text']}, "
+                 f"image {m['counts']['flagged_image']}), errors {m['counts']['errors']}"
+                 + (f"; {m['reason']}" if m["status"] != "COMPLETED" else ""))
 
 
 def _clean(config: PipelineConfig, options: ScoreOptions, raw, curated: Path, run_id: str, state: dict,

@@ -69,6 +69,21 @@ def _extremes(entries) -> str:
     return _table(rows, ("review id", "P(positive)", "text")) if rows else "<p>no scored reviews</p>"
 
 
+def _moderation(summary: Mapping | None) -> str:
+    """The moderation section: status, flagged and error counts, labels per record (text at the threshold, images)."""
+    m = (summary or {}).get("moderation") or {}
+    if not m or m.get("status") == "disabled":
+        return "<p>moderation is off (cdk.json <code>moderation.toxicity</code>, <code>moderation.images</code>)</p>"
+    head = (f"<p>Status: <strong>{html.escape(str(m.get('status')))}</strong>"
+            + (f"; {html.escape(str(m.get('reason')))}" if m.get("reason") else "") + "</p>")
+    counts = _table(sorted((m.get("counts") or {}).items()), ("count", "value"))
+    labels = [("text", name, n) for name, n in (m.get("toxicity_labels") or {}).items()]
+    labels += [("image", name, n) for name, n in (m.get("image_labels") or {}).items()]
+    threshold = html.escape(str(m.get("toxicity_threshold")))
+    table = _table(labels, ("check", "label", "records")) if labels else "<p>no label found</p>"
+    return f"{head}{counts}<p>Labels (text labels scored at or above {threshold}):</p>{table}"
+
+
 def write_scoring_report(run_dir: Path, run: Mapping, summary: Mapping | None, dq_report: Mapping | None) -> Path:
     """Write ``report.html`` (+ PNGs) of a scoring run into ``run_dir``; plots need the summary (absent on refusal)."""
     plots = {"labels": plot_labels(summary), "score_histogram": plot_histogram(summary)} if summary else {}
@@ -93,6 +108,7 @@ model {html.escape(str(run.get("model")))}; {html.escape(str(run.get("reviews_pe
 <h2>Plots</h2>{images or "<p>no summary: nothing was scored</p>"}
 <h2>Most negative reviews</h2>{_extremes((summary or {}).get("most_negative"))}
 <h2>Most positive reviews</h2>{_extremes((summary or {}).get("most_positive"))}
+<h2>Moderation</h2>{_moderation(summary)}
 <h2>Data-quality checks</h2>{_table(checks, ("check", "threshold", "value", "result")) if checks else "<p>no data-quality report</p>"}
 <h2>Stage durations</h2>{_table([(k, f"{v:.1f} s") for k, v in (run.get("durations") or {}).items()], ("stage", "time"))}
 <h2>Summary (raw)</h2><pre>{html.escape(json.dumps(summary or {}, indent=2, ensure_ascii=False)[:20000])}</pre>

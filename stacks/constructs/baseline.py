@@ -17,19 +17,17 @@ the cleaning job. Comprehend's data-access role (trusted by comprehend.amazonaws
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from ds_on_aws.config import PROJECT_ROOT, PipelineConfig
+from stacks.constructs import python_function
 from stacks.constructs.policies import allow, objects_finding, run_time_prefix_findings, use_data_key_statement
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "baseline_runtime"
@@ -40,16 +38,7 @@ LAMBDA_TIMEOUT = Duration.minutes(3)
 
 def stage_runtime(destination: Path = STAGING_DIR) -> Path:
     """``index.py`` and the shared modules in one folder (the function's asset); byte-identical for the same code."""
-    destination.mkdir(parents=True, exist_ok=True)
-    sources = [RUNTIME_DIR / "index.py", *(PROJECT_ROOT / "common" / name for name in SHARED_MODULES)]
-    for source in sources:
-        target = destination / source.name
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, target)
-    for stale in destination.iterdir():
-        if stale.name not in {s.name for s in sources}:
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-    return destination
+    return python_function.stage_runtime(RUNTIME_DIR, SHARED_MODULES, destination)
 
 
 class BaselineResources(Construct):
@@ -69,23 +58,17 @@ class BaselineResources(Construct):
         super().__init__(scope, construct_id)
         self.key = key
         self.comprehend_role = self._comprehend_role(key, artifacts_bucket)
-        self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=key, retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = python_function.function_log_group(self, "Logs", key)
         self.role = self._function_role(key, curated_bucket, artifacts_bucket, glue_job)
         e = config.endpoint
-        self.function = lambda_.Function(
+        self.function = python_function.python_function(
             self,
             "Function",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            handler="index.handler",
-            code=lambda_.Code.from_asset(str(stage_runtime()), exclude=["__pycache__", "*.pyc"]),
-            timeout=LAMBDA_TIMEOUT,
-            memory_size=1024,
-            role=self.role.without_policy_updates(),
+            runtime_dir=RUNTIME_DIR,
+            shared_modules=SHARED_MODULES,
+            role=self.role,
             log_group=self.log_group,
+            timeout=LAMBDA_TIMEOUT,
             description="ds-on-aws: prepares the Comprehend baseline's input and writes the run's evaluation report",
             environment={
                 "CURATED_BUCKET": curated_bucket.bucket_name,
@@ -98,7 +81,6 @@ class BaselineResources(Construct):
                      "initial_instance_count": e.initial_instance_count}, sort_keys=True),
             },
         )
-        self.function.node.add_dependency(self.role)
 
     def _comprehend_role(self, key: kms.IKey, artifacts: s3.IBucket) -> iam.Role:
         """Read the baseline input, write the baseline output, use the data key (volume and output)."""

@@ -28,6 +28,7 @@ from pipeline_contracts import PREDICTIONS_TABLE_PREFIX, REPORTS_PREFIX, SCORING
 
 from ds_on_aws.config import PROJECT_ROOT, PipelineConfig
 from stacks.constructs.glue_job import CleaningJob
+from stacks.constructs.moderation import ModerationResources
 from stacks.constructs.notifications import FailureHandler, Notifications
 from stacks.constructs.policies import (
     allow,
@@ -41,6 +42,7 @@ from stacks.constructs.policies import (
 )
 from stacks.nag import acknowledge
 from stacks.scoring.definition import ScoringParts, scoring_definition
+from stacks.scoring.moderate import moderation_enabled
 
 PUBLISH_SCRIPT = PROJECT_ROOT / "common" / "predictions_table.py"
 CONTRACTS_MODULE = PROJECT_ROOT / "common" / "pipeline_contracts.py"
@@ -72,6 +74,9 @@ class ScoringStateMachine(Construct):
         self.prefix = name_prefix.lower()
         self.endpoint_arn = endpoint_arn
         self.publish_job = self._publish_job()
+        self.moderation = ModerationResources(
+            self, "Moderation", config=config.moderation, key=key, raw_bucket=raw_bucket,
+            curated_bucket=curated_bucket) if moderation_enabled(config) else None
         self.failures = FailureHandler(self, "Failures", notifications=notifications)
         definition = scoring_definition(
             self,
@@ -91,6 +96,7 @@ class ScoringStateMachine(Construct):
                 database_name=database_name,
                 notifications=notifications,
                 failures=self.failures,
+                moderation_function=self.moderation.function if self.moderation else None,
             ),
         )
         self._state_machine(definition)
@@ -234,6 +240,9 @@ class ScoringStateMachine(Construct):
                                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             *_log_and_trace_statements(),
         ]
+        if self.moderation is not None:
+            statements.append(iam.PolicyStatement(sid="RunModeration", actions=["lambda:InvokeFunction"],
+                                                  resources=[self.moderation.function.function_arn]))
         self.policy = iam.Policy(self, "Policy", statements=statements, roles=[self.role])
         self.state_machine.node.add_dependency(self.policy)
         for kind in ("transform-job", "endpoint-config", "model"):

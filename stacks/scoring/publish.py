@@ -9,7 +9,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.constructs.notifications import FailureHandler, Notifications
-from stacks.scoring.state import MODEL, PUBLISH, RUN, SUMMARY
+from stacks.scoring.state import MODEL, MODERATION, PUBLISH, RUN, SUMMARY
 from stacks.state_machine.fragment import Stage
 from stacks.state_machine.state import answer
 
@@ -17,7 +17,8 @@ from stacks.state_machine.state import answer
 class PublishPredictions(Stage):
     """Publish predictions (Glue Python shell ``.sync``) -> Read scoring summary (S3 GetObject).
 
-    Reads ``$.run.run_id``, ``$.model.name`` and ``$.run.summary_key``; writes ``$.publish`` (``job_run_id``,
+    Reads ``$.run.run_id``, ``$.model.name``, ``$.run.summary_key`` and, with moderation on, ``$.moderation``
+    (passed as ``--moderation``, JSON); writes ``$.publish`` (``job_run_id``,
     ``state``) and ``$.summary.body`` (the summary JSON as text). The job writes
     ``tables/predictions/run_id=<run_id>/`` (Parquet, behind the catalog table ``predictions``) and
     ``reports/<run_id>/scoring_summary.json``.
@@ -31,8 +32,13 @@ class PublishPredictions(Stage):
         publish_job: glue.IJob,
         curated: s3.IBucket,
         failures: FailureHandler,
+        moderation: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        arguments = {"--run_id": sfn.JsonPath.string_at(RUN.run_id),
+                     "--model_name": sfn.JsonPath.string_at(MODEL.name)}
+        if moderation:
+            arguments["--moderation"] = sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(MODERATION))
         publish = failures.protect(
             tasks.GlueStartJobRun(
                 self,
@@ -40,12 +46,7 @@ class PublishPredictions(Stage):
                 comment="Glue Python shell: predictions joined with review ids -> Parquet partition + summary JSON.",
                 glue_job_name=publish_job.job_name,
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-                arguments=sfn.TaskInput.from_object(
-                    {
-                        "--run_id": sfn.JsonPath.string_at(RUN.run_id),
-                        "--model_name": sfn.JsonPath.string_at(MODEL.name),
-                    }
-                ),
+                arguments=sfn.TaskInput.from_object(arguments),
                 result_selector={
                     "job_run_id": sfn.JsonPath.string_at(answer("Id")),
                     "state": sfn.JsonPath.string_at(answer("JobRunState")),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from stacks.state_machine.state import ERROR, FAILURE, NOTIFY_ERROR, ErrorInfo, Field
 
 __all__ = ["ERROR", "FAILURE", "NOTIFY_ERROR", "PREPARE", "RUN", "GLUE", "MODEL", "MODEL_ERROR", "LIVE",
-           "TRANSFORM", "PUBLISH", "SUMMARY"]
+           "TRANSFORM", "MODERATION", "MODERATION_ERROR", "BRANCHES", "MERGED", "PUBLISH", "SUMMARY"]
 
 
 class Settings(Field):
@@ -104,6 +104,21 @@ class Transform(Field):
 
 
 TRANSFORM = Transform("$.transform")
+
+
+class Moderation(Field):
+    """``$.moderation`` (moderation on): the moderation step's result (``status`` COMPLETED | UNAVAILABLE, ``reason``,
+    ``enabled``, ``toxicity_threshold``, ``counts``, ``output``), handed to the publish job as ``--moderation``;
+    ``result`` holds it inside the moderation branch until the branch ends."""
+
+    result: Field
+    status: Field
+
+
+MODERATION = Moderation("$.moderation")
+MODERATION_ERROR = ErrorInfo("$.moderation_error")
+BRANCHES = "$.branches"  # the Parallel's output: [scoring branch state, {"moderation": ...}]
+MERGED = "$.merged"
 
 
 class Publish(Field):

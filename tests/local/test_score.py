@@ -229,3 +229,49 @@ def test_a_refusal_exits_3_and_still_writes_the_report(tmp_path, model_dir, feed
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "FAIL" in page and "nothing was scored" in page
     assert json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["exit_code"] == 3
+
+
+def test_moderation_results_file_reaches_the_table_summary_and_report(tmp_path, model_dir, feedback, monkeypatch,
+                                                                       capsys):
+    monkeypatch.setattr(scoring.cleaning, "run_cleaning", contract_cleaning())
+    insult = {"ResultList": [{"Toxicity": 0.2, "Labels": [{"Name": "INSULT", "Score": 0.1}]},
+                             {"Toxicity": 0.93, "Labels": [{"Name": "INSULT", "Score": 0.91}]}]}
+    replies = tmp_path / "moderation.jsonl"
+    replies.write_text("\n".join(json.dumps(item) for item in [
+        {"review_id": "b", "DetectToxicContent": insult},
+        {"review_id": "a", "DetectToxicContent": {"ResultList": [{"Toxicity": 0.01, "Labels": []}]},
+         "DetectModerationLabels": {"ModerationLabels": [{"Name": "Violence", "ParentName": "", "Confidence": 90.0,
+                                                          "TaxonomyLevel": 1}], "ModerationModelVersion": "7.0"}},
+        {"review_id": "d", "DetectModerationLabels": {"Error": {"Code": "InvalidS3ObjectException",
+                                                                "Message": "Unable to get object metadata from S3"}}},
+        {"review_id": "not-in-this-run", "DetectToxicContent": insult},
+    ]) + "\n", encoding="utf-8")
+    code = main(["score", "--input", str(feedback), "--model", str(model_dir), "--output-dir", str(tmp_path / "runs"),
+                 "--no-progress", "--moderation-results", str(replies)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    table = pd.read_parquet(run_dir / "curated" / predictions_run_key(run_dir.name)).set_index("review_id")
+    assert bool(table.loc["b", "flagged"]) and table.loc["b", "toxicity"] == pytest.approx(0.93)
+    assert bool(table.loc["c", "flagged"]) and table.loc["c", "duplicate_of"] == "b"  # c duplicates b
+    assert bool(table.loc["a", "flagged"]) and table.loc["a", "image_moderation_labels"][0]["name"] == "Violence"
+    assert table.loc["d", "moderation_error"].startswith("image: InvalidS3ObjectException")
+    assert pd.isna(table.loc["d", "flagged"])
+    moderation = json.loads((run_dir / "scoring_summary.json").read_text(encoding="utf-8"))["moderation"]
+    assert moderation["status"] == "COMPLETED" and moderation["unknown_review_ids"] == 1
+    assert moderation["counts"]["flagged"] == 3 and moderation["counts"]["flagged_text"] == 2
+    assert moderation["counts"]["flagged_image"] == 1 and moderation["counts"]["errors"] == 1
+    assert moderation["toxicity_labels"] == {"INSULT": 2} and moderation["image_labels"] == {"Violence": 1}
+    assert "moderation COMPLETED: flagged 3" in out
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Moderation</h2>" in page and "Violence" in page
+
+
+def test_a_bad_moderation_results_file_is_bad_usage(tmp_path, model_dir, feedback, monkeypatch, capsys):
+    monkeypatch.setattr(scoring.cleaning, "run_cleaning", contract_cleaning())
+    replies = tmp_path / "moderation.jsonl"
+    replies.write_text('{"review_id": "a", "DetectToxicContent": "toxic"}\n', encoding="utf-8")
+    code = main(["score", "--input", str(feedback), "--model", str(model_dir), "--output-dir", str(tmp_path / "runs"),
+                 "--no-progress", "--moderation-results", str(replies)])
+    assert code == EXIT_USAGE
+    assert "line 1: DetectToxicContent must be the service's reply object" in capsys.readouterr().err

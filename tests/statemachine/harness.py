@@ -293,6 +293,11 @@ def invalid_parameters(call: ServiceCall) -> str | None:
     if service == "lambda" and isinstance(parameters.get("Payload"), (dict, list)):
         # The optimized lambda:invoke integration sends a JSON Payload serialized (the API's blob).
         parameters = {**parameters, "Payload": json.dumps(parameters["Payload"])}
+    if service == "stepfunctions" and call.integration == "optimized":
+        # The optimized states:startExecution integration names the API's members in PascalCase and sends an
+        # object Input serialized; botocore's model spells them in camelCase.
+        parameters = {k[:1].lower() + k[1:]: json.dumps(v) if k == "Input" and isinstance(v, (dict, list)) else v
+                      for k, v in parameters.items()}
     report = ParamValidator().validate(parameters, model.operation_model(operation).input_shape)
     return report.generate_report() if report.has_errors() else None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import inference
 import joblib
 import pytest
+import serving_contract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,8 +123,8 @@ def test_accepts_that_allow_json(served, accept):
 
 
 def test_limits_are_inclusive(served, monkeypatch):
-    monkeypatch.setattr(served.handlers, "MAX_INSTANCES", 3)
-    monkeypatch.setattr(served.handlers, "MAX_TEXT_CHARS", 10)
+    monkeypatch.setattr(serving_contract, "MAX_INSTANCES", 3)
+    monkeypatch.setattr(serving_contract, "MAX_TEXT_CHARS", 10)
     status, payload = call(served, json.dumps(["great film", "awful", "dull"]))
     assert status == 200 and len(payload["predictions"]) == 3
 
@@ -178,7 +179,7 @@ def test_invalid_utf8_is_400(served):
 
 
 def test_too_many_texts_is_413(served, monkeypatch):
-    monkeypatch.setattr(served.handlers, "MAX_INSTANCES", 3)
+    monkeypatch.setattr(serving_contract, "MAX_INSTANCES", 3)
     status, payload = call(served, json.dumps(["great"] * 4))
     assert status == 413 and "too many texts: 4 > 3" in payload["error"]
     status, payload = call(served, "great\n" * 4, "text/plain")
@@ -186,7 +187,7 @@ def test_too_many_texts_is_413(served, monkeypatch):
 
 
 def test_too_long_text_is_413(served, monkeypatch):
-    monkeypatch.setattr(served.handlers, "MAX_TEXT_CHARS", 10)
+    monkeypatch.setattr(serving_contract, "MAX_TEXT_CHARS", 10)
     status, payload = call(served, json.dumps(["short", "x" * 11]))
     assert status == 413 and "instance 1 is too long: 11 > 10" in payload["error"]
 
@@ -197,7 +198,7 @@ def test_csv_field_beyond_the_csv_module_limit_is_413(served):
 
 
 def test_too_large_body_is_413_before_decoding(served, monkeypatch):
-    monkeypatch.setattr(served.handlers, "MAX_BODY_BYTES", 100)
+    monkeypatch.setattr(serving_contract, "MAX_BODY_BYTES", 100)
     status, payload = call(served, json.dumps(["great film"] * 20))
     assert status == 413 and "request body too large" in payload["error"]
     status, _ = call(served, b"\xff" * 101, "text/plain")  # not even valid UTF-8: size is checked first
@@ -211,10 +212,10 @@ def test_input_fn_never_raises_on_odd_python_values(served):
 
 def test_limits_come_from_the_environment(served, monkeypatch):
     monkeypatch.setenv("SENTIMENT_MAX_INSTANCES", "7")
-    assert served.handlers._env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 7
+    assert serving_contract.env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 7
     for bad in ("0", "-3", "many"):
         monkeypatch.setenv("SENTIMENT_MAX_INSTANCES", bad)
-        assert served.handlers._env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 1000
+        assert serving_contract.env_limit("SENTIMENT_MAX_INSTANCES", 1000) == 1000
 
 
 # --- property test ----------------------------------------------------------------------------------------
@@ -269,9 +270,9 @@ BODIES = st.one_of(
 def test_any_request_gets_an_answer_or_a_client_error(served, body, content_type, accept):
     response = invoke(served.handlers, served.model, body, content_type, accept)
     assert response.status_code in (200, 400, 406, 413, 415), response.get_data(as_text=True)
-    if response.status_code == 200 and inference.line_accept(accept):
+    if response.status_code == 200 and serving_contract.line_accept(accept):
         # a multi-record answer: one line per record, each a prediction or that record's error
-        assert response.mimetype == inference.line_accept(accept)
+        assert response.mimetype == serving_contract.line_accept(accept)
         for line in response.get_data(as_text=True).split("\n"):
             assert line.strip()
         return

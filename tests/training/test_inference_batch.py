@@ -13,6 +13,7 @@ import json
 
 import inference
 import pytest
+import serving_contract
 
 from tests.training.sm_helpers import invoke
 
@@ -46,7 +47,7 @@ def test_bare_json_strings_are_records_too(small_model):
 
 
 def test_a_bad_record_gets_its_own_error_line(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_TEXT_CHARS", 30)
+    monkeypatch.setattr(serving_contract, "MAX_TEXT_CHARS", 30)
     records = ['"great film"', "{not json", '{"id": 3}', '"  <br />  "', '"' + "x" * 31 + '"', "42", '"awful film"']
     got = [json.loads(line) for line in lines_of(invoke(inference, small_model, "\n".join(records).encode(), JSONL, JSONL))]
     assert len(got) == len(records)
@@ -80,7 +81,7 @@ def test_csv_body_can_answer_json_lines(small_model):
 
 
 def test_many_records_beyond_the_single_request_limit(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_INSTANCES", 3)
+    monkeypatch.setattr(serving_contract, "MAX_INSTANCES", 3)
     body = "\n".join(json.dumps({"text": f"review {i} was great"}) for i in range(50)).encode()
     assert len(lines_of(invoke(inference, small_model, body, JSONL, JSONL))) == 50
     # the same body as a single request is refused as it always was
@@ -94,7 +95,7 @@ def test_single_request_with_a_bad_record_is_refused_whole(small_model):
 
 
 def test_record_limit_and_whole_body_failures(small_model, monkeypatch):
-    monkeypatch.setattr(inference, "MAX_BATCH_RECORDS", 2)
+    monkeypatch.setattr(serving_contract, "MAX_BATCH_RECORDS", 2)
     response = invoke(inference, small_model, b'"a"\n"b"\n"c"', JSONL, JSONL)
     assert response.status_code == 413 and "too many records: 3 > 2" in response.get_data(as_text=True)
     response = invoke(inference, small_model, b'"unterminated\n', "text/csv", "text/csv")

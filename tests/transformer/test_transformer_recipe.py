@@ -33,7 +33,8 @@ def test_training_prints_the_metric_lines_and_saves_model_tokenizer_and_code(tra
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "metrics.json"} <= names
     assert "training_args.bin" not in names
     code = {p.name for p in (job.model_dir / "code").iterdir()}
-    assert {"inference.py", "review_text.py", "channels.py"} <= code and "train.py" not in code
+    assert {"inference.py", "review_text.py", "channels.py", "serving_contract.py"} <= code and "train.py" not in code
+    assert {"ftfy", "wcwidth"} <= code  # review_text's libraries: the Hugging Face image has neither
     report = json.loads((job.model_dir / "metrics.json").read_text())
     assert report["metrics"]["validation"]["accuracy"] == pytest.approx(job.metrics["validation:accuracy"], abs=1e-6)
     assert report["global_step"] == 40 and report["resumed_from"] is None
@@ -100,9 +101,18 @@ def test_the_local_endpoint_serves_the_fine_tuned_model(trained_transformer, tmp
         answer = http_request(f"{endpoint.url}/invocations", body, {"Content-Type": "application/json"})
         assert answer.status == 200
         assert [p["label"] for p in answer.json()["predictions"]] == ["positive", "negative", "positive"]
-        for headers, status in (({"Content-Type": "application/xml"}, 415), ({"Content-Type": "application/json", "Accept": "text/csv"}, 406)):
+        for headers, status in (({"Content-Type": "application/xml"}, 415),
+                                ({"Content-Type": "application/json", "Accept": "application/xml"}, 406)):
             answer = http_request(f"{endpoint.url}/invocations", b'["great"]', headers)
             assert answer.status == status and answer.json()["error"]
+        # Batch Transform's mini-batch (SplitType=Line, MultiRecord): one answer line per record, a bad one its own
+        lines = b'"superb and touching"\n{"text": "awful waste"}\n{"review": "no text field"}\n"great brilliant film"'
+        answer = http_request(f"{endpoint.url}/invocations", lines,
+                              {"Content-Type": "application/jsonlines", "Accept": "application/jsonlines"})
+        assert answer.status == 200
+        records = [json.loads(line) for line in answer.body.decode("utf-8").split("\n")]
+        assert [r.get("label") for r in records] == ["positive", "negative", None, "positive"]
+        assert "text" in records[2]["error"]
 
 
 def test_model_fn_names_a_missing_model(trained_transformer, tmp_path):

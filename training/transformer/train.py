@@ -27,12 +27,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported:
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import json  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
-import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import checkpointing  # noqa: E402
+import script_mode  # noqa: E402
 from channels import ChannelError, read_channel  # noqa: E402
 from finetune_params import (  # noqa: E402
     HyperparameterError,
@@ -43,10 +42,6 @@ from finetune_params import (  # noqa: E402
 from pipeline_contracts import TEST, TRAIN, VALIDATION  # noqa: E402
 
 METRICS_FILENAME = "metrics.json"
-MODEL_CODE_DIR = "code"
-DEFAULT_OUTPUT_DIR = "/opt/ml/output"
-EXIT_BAD_INPUT = 2
-EXIT_UNEXPECTED = 1
 
 
 def run(argv: list[str]) -> dict:
@@ -74,42 +69,14 @@ def run(argv: list[str]) -> dict:
 
 
 def bundle_inference_code(model_dir: Path, code_dir: Path | None = None) -> list[str]:
-    """Copy every module of the code folder except this script into ``<model_dir>/code/``; return their names."""
-    source = Path(code_dir or Path(__file__).resolve().parent)
-    modules = sorted(p for p in source.glob("*.py") if p.name != Path(__file__).name)
-    if not any(p.name == "inference.py" for p in modules):
-        raise FileNotFoundError(f"inference.py not found beside {Path(__file__).name} in {source}")
-    target = model_dir / MODEL_CODE_DIR
-    target.mkdir(parents=True, exist_ok=True)
-    for module in modules:
-        shutil.copyfile(module, target / module.name)
-    return [p.name for p in modules]
-
-
-def report_failure(message: str) -> None:
-    """Write the reason where SageMaker shows it (the job's FailureReason) and print it as the last line."""
-    output_dir = Path(os.environ.get("SM_OUTPUT_DIR", DEFAULT_OUTPUT_DIR))
-    try:
-        if output_dir.is_dir():
-            (output_dir / "failure").write_text(message[:1000] + "\n", encoding="utf-8")
-    except OSError:
-        pass
-    print(message, file=sys.stderr, flush=True)
+    """The model's ``code/``: every module beside this script (script_mode.bundle_inference_code)."""
+    return script_mode.bundle_inference_code(model_dir, code_dir or Path(__file__).resolve().parent,
+                                             Path(__file__).name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        run(argv)
-    except (HyperparameterError, ChannelError, PretrainedModelError) as error:
-        report_failure(f"training refused: {error}")
-        return EXIT_BAD_INPUT
-    except Exception as error:  # noqa: BLE001 - the edge of the job: report, don't hide
-        traceback.print_exc()
-        sys.stderr.flush()
-        report_failure(f"training failed unexpectedly: {type(error).__name__}: {error}")
-        return EXIT_UNEXPECTED
-    return 0
+    return script_mode.run_main(run, sys.argv[1:] if argv is None else argv,
+                                (HyperparameterError, ChannelError, PretrainedModelError))
 
 
 if __name__ == "__main__":
