@@ -19,10 +19,19 @@ from review_cleaning.language import LanguageRule
 from review_cleaning.readers import RawInput
 from review_cleaning.records import INPUTS, OUTPUTS, REJECT_REASONS, RecordRules, arrow_mapper
 
-__all__ = ["REJECT_REASONS", "assign_splits", "choose_key", "classify", "deduplicate", "finish", "record_rules"]
+__all__ = ["REJECT_REASONS", "assign_splits", "choose_key", "classify", "decide", "deduplicate", "finish",
+           "record_rules", "with_decisions"]
 SPARK_TYPES = {"string": T.StringType, "int": T.IntegerType, "boolean": T.BooleanType,
                "array<string>": lambda: T.ArrayType(T.StringType())}
 PASSED_ON = ("_dq_key", "_dq_url", "_dq_split_hint")  # INTERNAL columns the later steps need
+ROW = "_dq_row"  # a unique id of each classified row (the decisions are joined back on it)
+# What de-duplication, splits and the report need of each row: no text (the texts are shuffled once, by nobody).
+DECISION_INPUTS = (ROW, "review_id", "_dq_dup", "_dq_reason", "_dq_label", "_dq_split_hint", "_dq_url",
+                   "_dq_changed", "_dq_repairs", "_dq_seen", "_dq_chars", "_dq_words")
+DECIDED = ("_dq_reason", "_dq_status", "_dq_kept_id", "split")  # what the decisions add to (or change in) a row
+# Up to this many rows the decisions are broadcast to the classified rows (local runs and small Glue runs: no
+# shuffle of the texts at all); above it Spark joins them by a shuffle of both sides.
+BROADCAST_DECISIONS_MAX_ROWS = 2_000_000
 
 
 def record_rules(opts) -> RecordRules:
@@ -42,7 +51,8 @@ def classify(raw: RawInput, opts) -> DataFrame:
     strings = {f.name for f in std.schema.fields if isinstance(f.dataType, T.StringType)}
     latin1 = [c for c in (*keep, *INPUTS) if c in strings] if raw.latin1 else []
     schema = T.StructType([std.schema[c] for c in keep] + [T.StructField(n, SPARK_TYPES[kind]()) for n, kind in OUTPUTS])
-    return std.select(*keep, *INPUTS).mapInArrow(arrow_mapper(record_rules(opts), keep, latin1), schema)
+    classified = std.select(*keep, *INPUTS).mapInArrow(arrow_mapper(record_rules(opts), keep, latin1), schema)
+    return classified.withColumn(ROW, F.monotonically_increasing_id())
 
 
 def choose_key(records: DataFrame, raw: RawInput) -> tuple[DataFrame, int]:
@@ -127,3 +137,17 @@ def finish(records: DataFrame, opts) -> DataFrame:
     if opts.mode == SCORE_MODE:
         return df.withColumn("split", F.lit(None).cast("string"))
     return assign_splits(df, opts.validation_share, opts.seed)
+
+
+def decide(keyed: DataFrame, opts) -> DataFrame:
+    """:func:`finish` on the narrow projection DECISION_INPUTS of the classified rows: status, final reason, kept
+    row and split of every row, and what the report counts; the texts take no part in the shuffles."""
+    return finish(keyed.select(*DECISION_INPUTS), opts)
+
+
+def with_decisions(keyed: DataFrame, decided: DataFrame, rows: int) -> DataFrame:
+    """The classified rows with their decisions (DECIDED columns), joined on the row id."""
+    decisions = decided.select(ROW, *DECIDED)
+    if rows <= BROADCAST_DECISIONS_MAX_ROWS:
+        decisions = F.broadcast(decisions)
+    return keyed.drop("_dq_reason").join(decisions, ROW)

@@ -1,4 +1,5 @@
-"""Measuring: every figure of the report from the classified frame (only counts reach the driver)."""
+"""Measuring: every figure of the report from the decided rows (classification.decide: no texts; only counts reach
+the driver)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,15 @@ from review_cleaning.records import REPAIRS, SEEN
 
 
 def measure(df: DataFrame) -> dict[str, Any]:
-    """All figures of the report from the cached frame (only counts reach the driver)."""
+    """All figures of the report from the cached decided rows (only counts reach the driver)."""
     marks = [F.sum(F.array_contains("_dq_repairs", kind).cast("int")).alias(f"repair:{kind}") for kind in REPAIRS]
     marks += [F.sum(F.array_contains("_dq_seen", kind).cast("int")).alias(f"seen:{kind}") for kind in SEEN]
     counts = (df.groupBy("_dq_status", "_dq_reason", "split", "_dq_label")
               .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("_dq_changed").cast("int")).alias("changed"), *marks)
               .collect())
     kept = F.col("_dq_status") == "kept"
-    text = F.when(kept, F.col("_dq_text"))
-    chars = F.length(text)
-    words = chars - F.length(F.regexp_replace(text, " ", "")) + 1
+    chars = F.when(kept, F.col("_dq_chars"))  # length and spaces + 1 of the cleaned text (records.classify_columns)
+    words = F.when(kept, F.col("_dq_words"))
     row = df.agg(
         F.min(chars).alias("cmin"), F.percentile(chars, 0.5).alias("cmed"), F.avg(chars).alias("cmean"),
         F.max(chars).alias("cmax"), F.min(words).alias("wmin"), F.percentile(words, 0.5).alias("wmed"),

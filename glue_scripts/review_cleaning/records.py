@@ -172,7 +172,7 @@ def _content_reason(text: str, label: int | None, rating: int | None, rating_ok:
 INPUTS = ("_dq_text_raw", "_dq_label_raw", "_dq_rating_raw", "_dq_malformed", "_dq_undecodable")
 OUTPUTS = (("_dq_text", "string"), ("_dq_label", "int"), ("_dq_rating", "int"), ("_dq_reason", "string"),
            ("_dq_detail", "string"), ("_dq_repairs", "array<string>"), ("_dq_seen", "array<string>"),
-           ("_dq_dup", "string"), ("_dq_changed", "boolean"))
+           ("_dq_dup", "string"), ("_dq_changed", "boolean"), ("_dq_chars", "int"), ("_dq_words", "int"))
 
 
 def classify_columns(columns: dict[str, list[Any]], rules: RecordRules,
@@ -194,6 +194,8 @@ def classify_columns(columns: dict[str, list[Any]], rules: RecordRules,
                                 "_dq_seen", "_dq_dup"), record, strict=True):
             out[name].append(list(value) if isinstance(value, tuple) else value)
         out["_dq_changed"].append(text_raw is not None and record.text != text_raw)
+        out["_dq_chars"].append(None if record.text is None else len(record.text))  # the report's text lengths
+        out["_dq_words"].append(None if record.text is None else record.text.count(" ") + 1)
     return {**columns, **out}
 
 
