@@ -129,3 +129,15 @@ def test_vendored_libraries_ship_with_their_licences_and_work_from_the_archives(
                          env={**env, "PYTHONPATH": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "fr"
+
+
+def test_every_runtime_module_of_common_is_installed_with_the_project():
+    # The installed commands (ds-on-aws score, transcribe ...) import them as top-level modules; a module missing
+    # from py-modules works under the test PYTHONPATH and fails in an installed checkout.
+    import tomllib
+
+    from ds_on_aws.packaging import PROJECT_ROOT
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    installed = set(project["tool"]["setuptools"]["py-modules"])
+    assert installed == {p.stem for p in (PROJECT_ROOT / "common").glob("*.py")}
