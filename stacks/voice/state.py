@@ -7,32 +7,12 @@ leaves the file's result (:data:`FILE_RESULT_FIELDS`).
 
 from __future__ import annotations
 
+from stacks.scoring.state import PREPARE
 from stacks.state_machine.state import ERROR, FAILURE, NOTIFY_ERROR, ErrorInfo, Field
 
 __all__ = ["ERROR", "FAILURE", "NOTIFY_ERROR", "PREPARE", "RUN", "LISTING", "FILES", "RECORDS", "SCORING", "FILE",
            "DESCRIBED", "JOB", "POLL", "FILE_ERROR", "FILE_RESULT_FIELDS"]
-
-
-class Settings(Field):
-    """The execution input merged over the defaults."""
-
-    input_s3_uri: Field
-    model_name: Field
-
-
-class Merged(Field):
-    settings: Settings
-
-
-class Prepare(Field):
-    """``$.prepare``: ``defaults`` (cdk.json), ``input`` (the execution input), ``merged``."""
-
-    defaults: Field
-    input: Field
-    merged: Merged
-
-
-PREPARE = Prepare("$.prepare")
+# PREPARE: the input merged over the defaults has the scoring run's shape (input_s3_uri, model_name), at $.prepare.
 
 
 class Run(Field):
