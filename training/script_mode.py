@@ -4,13 +4,17 @@
   shared modules and the libraries ``review_text`` needs, vendored beside the script in ``sourcedir.tar.gz``);
 - :func:`report_failure`: the reason where SageMaker shows it (``/opt/ml/output/failure``, the job's
   FailureReason) and as the script's last line;
-- :func:`run_main`: the script's ``main``: refused input exits 2, anything unexpected 1 with its traceback.
+- :func:`run_main`: the script's ``main``: refused input exits 2, anything unexpected 1 with its traceback;
+- :func:`hyperparameter_type`: an argparse ``type`` for a hyperparameter as the launcher renders it (``1e3`` for
+  an integer, ``True`` for a boolean), with a message naming it.
 
 Standard library plus ``review_text`` (for the names of the vendored packages).
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import shutil
 import sys
@@ -80,3 +84,50 @@ def run_main(run: Callable[[Sequence[str]], object], argv: Sequence[str], refuse
         report_failure(f"training failed unexpectedly: {type(error).__name__}: {error}")
         return EXIT_UNEXPECTED
     return 0
+
+
+# --- hyperparameters, as the launcher renders them on the command line ---------------------------------------
+def parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def parse_int(text: str) -> int:
+    """Integers, also as the launcher renders JSON numbers like ``1e3`` (``1000.0``)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = parse_float(text)
+        if not value.is_integer():
+            raise ValueError(f"{text!r} is not a whole number") from None
+        return int(value)
+
+
+TRUE_SPELLINGS = frozenset({"true", "1", "yes", "y", "on"})
+FALSE_SPELLINGS = frozenset({"false", "0", "no", "n", "off"})
+
+
+def parse_bool(text: str) -> bool:
+    """``True``/``False`` as the launcher renders JSON booleans, plus the usual spellings."""
+    spelled = text.strip().lower()
+    if spelled in TRUE_SPELLINGS:
+        return True
+    if spelled in FALSE_SPELLINGS:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+PARSERS = {float: parse_float, int: parse_int, bool: parse_bool, str: str}
+
+
+def hyperparameter_type(parse: Callable[[str], object], name: str) -> Callable[[str], object]:
+    """An argparse ``type``: ``parse``, with a ValueError turned into a message naming the hyperparameter."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"invalid value for hyperparameter {name}: {error}") from None
+
+    return convert

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -59,54 +58,11 @@ class HyperparameterError(ValueError):
 
 
 # --- hyperparameters ----------------------------------------------------------------------------------------
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
-
-
-def _parse_int(text: str) -> int:
-    """Integers, also as the launcher renders JSON numbers like ``1e3`` (``1000.0``)."""
-    try:
-        return int(text)
-    except ValueError:
-        value = _parse_float(text)
-        if not value.is_integer():
-            raise ValueError(f"{text!r} is not a whole number") from None
-        return int(value)
-
-
-_TRUE = {"true", "1", "yes", "y", "on"}
-_FALSE = {"false", "0", "no", "n", "off"}
-
-
-def _parse_bool(text: str) -> bool:
-    """``True``/``False`` as the launcher renders JSON booleans, plus the usual spellings."""
-    spelled = text.strip().lower()
-    if spelled in _TRUE:
-        return True
-    if spelled in _FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (true/false)")
-
-
-def _typed(parser_fn, name: str):
-    def convert(text: str):
-        try:
-            return parser_fn(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(f"invalid value for hyperparameter {name}: {error}") from None
-
-    return convert
-
-
 class _RaisingParser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print usage and sys.exit(2); we want one clear message
         raise HyperparameterError(message)
 
 
-_PARSERS = {float: _parse_float, int: _parse_int, bool: _parse_bool}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(
             *sorted(spellings),
             dest=name,
-            type=_typed(_PARSERS[kind], name),
+            type=script_mode.hyperparameter_type(script_mode.PARSERS[kind], name),
             default=default,
             metavar=kind.__name__.upper(),
             help=f"default: {default}",
@@ -131,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval_train",
         "--eval-train",
         dest="eval_train",
-        type=_typed(_parse_bool, "eval_train"),
+        type=script_mode.hyperparameter_type(script_mode.parse_bool, "eval_train"),
         default=False,
         help="also report train metrics (costs one more pass over the training data); default: false",
     )

@@ -9,10 +9,11 @@ the SageMaker training toolkit (sorted keys, ``--name value``, values ``str()`` 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+import script_mode
 
 MIXED_PRECISION = ("auto", "fp16", "bf16", "no")
 DEFAULT_CHECKPOINT_DIR = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath: SageMaker syncs it with S3
@@ -68,37 +69,6 @@ class FineTuneParams:
             raise HyperparameterError("invalid hyperparameters: " + "; ".join(problems))
 
 
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
-    return value
-
-
-def _parse_int(text: str) -> int:
-    """Integers, also as the launcher renders JSON numbers like ``1e3`` (``1000.0``)."""
-    try:
-        return int(text)
-    except ValueError:
-        value = _parse_float(text)
-        if not value.is_integer():
-            raise ValueError(f"{text!r} is not a whole number") from None
-        return int(value)
-
-
-_PARSERS = {float: _parse_float, int: _parse_int, str: str}
-
-
-def _typed(parse, name: str):
-    def convert(text: str):
-        try:
-            return parse(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(f"invalid value for hyperparameter {name}: {error}") from None
-
-    return convert
-
-
 class _RaisingParser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print usage and exit 2; one clear message instead
         raise HyperparameterError(message)
@@ -111,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in FineTuneParams.field_names():
         default = getattr(defaults, name)
         parser.add_argument(*sorted({f"--{name}", f"--{name.replace('_', '-')}"}), dest=name,
-                            type=_typed(_PARSERS[type(default)], name), default=default, help=f"default: {default}")
+                            type=script_mode.hyperparameter_type(script_mode.PARSERS[type(default)], name), default=default, help=f"default: {default}")
     env = os.environ
     for channel in ("train", "validation", "test", "pretrained"):
         parser.add_argument(f"--{channel}", default=env.get(f"SM_CHANNEL_{channel.upper()}"),
