@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,12 +28,8 @@ EXPECTED_JAVA_MAJOR = 17
 
 
 def java_executable() -> str | None:
-    """The ``java`` pyspark will start: ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, else the one on PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        candidate = Path(java_home) / "bin" / "java"
-        return str(candidate) if candidate.is_file() else None
-    return shutil.which("java")
+    """The ``java`` pyspark will start (the job's ``session.java_executable``: JAVA_HOME's, else the one on PATH)."""
+    return import_job().session.java_executable()
 
 
 def check_java() -> str:

@@ -19,7 +19,7 @@ One job per module, pure functions in the middle, I/O at the edges:
   function training and serving call.
 - ``classification``: :func:`classify` (the Python pass, cached once), :func:`deduplicate` and
   :func:`assign_splits`.
-- ``measure`` and ``report``: the figures (two aggregations) and the ``data_quality.json`` document with its checks.
+- ``measure`` and ``report``: the figures (one query: a grouped count and three single-row checks) and the ``data_quality.json`` document with its checks.
 - ``writers``: the curated channels (JSON Lines gzip), the Parquet table partitions, the quarantine and the
   duplicates; ``session``: the local SparkSession; ``job``: :func:`run_job`, which writes everything, then raises
   :class:`DataQualityError` when a check failed, and :func:`main`.

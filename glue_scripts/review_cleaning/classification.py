@@ -10,6 +10,8 @@ ignored) to one representative and sends every copy of a text whose labels disag
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pipeline_contracts import SCORE_MODE, TEST, TRAIN, VALIDATION
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -139,10 +141,17 @@ def finish(records: DataFrame, opts) -> DataFrame:
     return assign_splits(df, opts.validation_share, opts.seed)
 
 
-def decide(keyed: DataFrame, opts) -> DataFrame:
+def decide(keyed: DataFrame, opts, cache: Callable[[DataFrame], DataFrame] = lambda df: df) -> DataFrame:
     """:func:`finish` on the narrow projection DECISION_INPUTS of the classified rows: status, final reason, kept
-    row and split of every row, and what the report counts; the texts take no part in the shuffles."""
-    return finish(keyed.select(*DECISION_INPUTS), opts)
+    row and split of every row, and what the report counts; the texts take no part in the shuffles.
+
+    ``cache`` is applied to the de-duplicated rows, which the split assignment reads twice (its groups and its
+    join); without it, Spark runs the de-duplication's shuffle and windows once for each.
+    """
+    deduplicated = cache(deduplicate(keyed.select(*DECISION_INPUTS)))
+    if opts.mode == SCORE_MODE:
+        return deduplicated.withColumn("split", F.lit(None).cast("string"))
+    return assign_splits(deduplicated, opts.validation_share, opts.seed)
 
 
 def with_decisions(keyed: DataFrame, decided: DataFrame, rows: int) -> DataFrame:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline_contracts import SCORE_MODE
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from review_cleaning.classification import choose_key, classify, decide, with_decisions
 from review_cleaning.errors import EXIT_DATA_QUALITY, EXIT_INPUT_ERROR, DataQualityError, InputError
@@ -77,20 +77,24 @@ def _run(spark: SparkSession, opts) -> dict[str, Any]:
     if opts.mode != SCORE_MODE:
         require_label(raw)
     uris = output_uris(opts.curated_uri, opts.run_id, opts.mode)
-    records = classify(raw, opts).persist(StorageLevel.MEMORY_AND_DISK)
-    decided = None
+    cached: list[DataFrame] = []
+
+    def cache(frame: DataFrame) -> DataFrame:
+        cached.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+        return cached[-1]
+
     try:
+        records = cache(classify(raw, opts))
         keyed, rows = choose_key(records, raw)
         _size_shuffles(spark, rows)
-        decided = decide(keyed, opts).persist(StorageLevel.MEMORY_AND_DISK)
+        decided = cache(decide(keyed, opts, cache))
         figures = measure(decided)
         report = build_report(figures, raw, opts, uris)
         write_outputs(spark, with_decisions(keyed, decided, rows), raw, report, uris)
         write_text(spark, uris["report"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     finally:
-        for frame in (decided, records):
-            if frame is not None:
-                frame.unpersist()
+        for frame in reversed(cached):
+            frame.unpersist()
     return report
 
 
