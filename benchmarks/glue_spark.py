@@ -170,9 +170,9 @@ def breakdown(events: list[dict], started_ms: float, ended_ms: float) -> dict:
         counted.update(ids)
         ran = [stages[i] for i in ids]
         site = sites.setdefault(_site(start), {"jobs": 0, "seconds": 0.0, "stages": 0, "tasks": 0,
-                                               "task_cpu_seconds": 0.0, "gc_seconds": 0.0})
+                                               "task_cpu_seconds": 0.0, "gc_seconds": 0.0, "intervals": []})
         site["jobs"] += 1
-        site["seconds"] += (end - start["Submission Time"]) / 1000
+        site["intervals"].append((start["Submission Time"], end))  # jobs of one site may run at once
         site["stages"] += len(ran)
         site["tasks"] += sum(s["tasks"] for s in ran)
         site["task_cpu_seconds"] += sum(s["cpu_seconds"] for s in ran)
@@ -180,6 +180,8 @@ def breakdown(events: list[dict], started_ms: float, ended_ms: float) -> dict:
         for stage in (s for s in ran if s["python_pass"]):
             python = {"seconds": python["seconds"] + stage["seconds"], "tasks": python["tasks"] + stage["tasks"],
                       "stages": python["stages"] + 1}
+    for site in sites.values():
+        site["seconds"] = _union_seconds(site.pop("intervals"))
     in_jobs = _union_seconds(intervals)
     first_job = min((a for a, _ in intervals), default=ended_ms)
     last_job = max((b for _, b in intervals), default=ended_ms)

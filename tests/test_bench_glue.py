@@ -206,6 +206,19 @@ def test_breakdown_counts_jobs_stages_tasks_and_the_python_pass():
                                                  "task_cpu_seconds": 0.5, "gc_seconds": 0.25}
 
 
+def test_breakdown_does_not_add_up_jobs_of_one_site_that_ran_at_once():
+    """A query's broadcast joins run as jobs of their own, at the same time: the site took their union, not the sum."""
+    site = "first at /x/review_cleaning/measure.py:24"
+    events = [*_job(0, 1_000, 4_000, [0], site), *_job(1, 1_000, 4_500, [1], site), *_job(2, 5_000, 6_000, [2], site),
+              _stage(0, 1_000, 4_000, 2), _stage(1, 1_000, 4_500, 2), _stage(2, 5_000, 6_000, 2)]
+
+    result = glue_spark.breakdown(events, 0, 7_000)
+
+    assert result["by_call_site"]["first at review_cleaning/measure.py:24"]["seconds"] == 4.5  # 3.5 at once, then 1
+    assert result["by_call_site"]["first at review_cleaning/measure.py:24"]["jobs"] == 3
+    assert result["in_jobs_seconds"] == 4.5
+
+
 def test_tree_sampler_sees_a_childs_memory_and_cpu():
     code = "b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; t = time.time()\n" \
            "while time.time() - t < 1.5: pass"

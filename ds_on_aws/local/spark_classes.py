@@ -83,11 +83,14 @@ def usable(archive: Path) -> bool:
     java = session.java_executable()
     if java is None or not archive.is_file() or archive.stat().st_size == 0:
         return False
-    command = [java, *session.LOCAL_JVM_OPTIONS.split(), f"-XX:SharedArchiveFile={archive}", "-version"]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    with tempfile.TemporaryDirectory(prefix="ds-on-aws-archive-check-") as scratch:
+        # A JVM that aborts writes hs_err_pid<N>.log (and may dump core) into its working folder: keep it in scratch.
+        command = [java, *session.LOCAL_JVM_OPTIONS.split(), f"-XX:SharedArchiveFile={archive}",
+                   f"-XX:ErrorFile={scratch}/hs_err_%p.log", "-XX:-CreateCoredumpOnCrash", "-version"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=scratch)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
     return result.returncode == 0
 
 

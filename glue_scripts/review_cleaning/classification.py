@@ -34,6 +34,9 @@ DECIDED = ("_dq_reason", "_dq_status", "_dq_kept_id", "split")  # what the decis
 # Up to this many rows the decisions are broadcast to the classified rows (local runs and small Glue runs: no
 # shuffle of the texts at all); above it Spark joins them by a shuffle of both sides.
 BROADCAST_DECISIONS_MAX_ROWS = 2_000_000
+# Up to this many rows the split groups (a group key and its split: at most one group per row, about 60 bytes each)
+# are broadcast to the de-duplicated rows; above it both sides are shuffled by group for the join.
+BROADCAST_GROUPS_MAX_ROWS = 1_000_000
 
 
 def record_rules(opts) -> RecordRules:
@@ -93,25 +96,29 @@ def deduplicate(df: DataFrame) -> DataFrame:
     counted as collapsed duplicates, with the kept row's review_id.
     """
     valid = F.col("_dq_reason").isNull()
+    # One window partitioning (one shuffle and one sort): the copies of a conflicting group are all quarantined, so
+    # ranking them with the group's other rows changes nothing that is kept; their kept id is never read.
     group = Window.partitionBy(valid, "_dq_dup")
     ordered = group.orderBy(F.col("_dq_split_hint").isNull(), "review_id")
     conflicting = valid & (F.min("_dq_label").over(group) != F.max("_dq_label").over(group))
-    df = (df.withColumn("_dq_reason", F.when(conflicting, F.lit("near_duplicate_conflict")).otherwise(F.col("_dq_reason")))
-          .withColumn("_dq_rank", F.row_number().over(ordered))
-          .withColumn("_dq_kept_id", F.first("review_id").over(ordered)))
-    status = (F.when(F.col("_dq_reason").isNotNull(), "quarantined")
+    reason = F.when(conflicting, F.lit("near_duplicate_conflict")).otherwise(F.col("_dq_reason"))
+    df = df.select("*", reason.alias("_dq_final_reason"), F.row_number().over(ordered).alias("_dq_rank"),
+                   F.first("review_id").over(ordered).alias("_dq_kept_id"))
+    status = (F.when(F.col("_dq_final_reason").isNotNull(), "quarantined")
               .when(F.col("_dq_rank") == 1, "kept").otherwise("duplicate"))
-    return df.withColumn("_dq_status", status).drop("_dq_rank")
+    return (df.withColumn("_dq_status", status).drop("_dq_reason", "_dq_rank")
+            .withColumnRenamed("_dq_final_reason", "_dq_reason"))
 
 
-def assign_splits(df: DataFrame, validation_share: float, seed: int) -> DataFrame:
+def assign_splits(df: DataFrame, validation_share: float, seed: int, broadcast_groups: bool = False) -> DataFrame:
     """Add ``split``: test where the input says so, else train/validation by a seeded hash of the group.
 
     The group is the movie url when there is one (a movie's reviews stay on one side), else the text itself.
     Stratified by label: groups are ranked by hash within their majority label and taken into validation until
     that label's share is reached (the group whose midpoint crosses the target decides), so each class gets
     ~validation_share of its rows even with a few large groups. Deterministic for a seed, whatever the
-    partitioning. Only kept rows get a split.
+    partitioning. Only kept rows get a split. ``broadcast_groups``: the groups' assignments (at most one row per
+    row) go to every task instead of both sides being shuffled and sorted by group for the join.
     """
     kept = F.col("_dq_status") == "kept"
     group_key = F.coalesce(F.concat(F.lit("url:"), F.col("_dq_url")), F.concat(F.lit("text:"), F.col("_dq_dup")))
@@ -128,30 +135,30 @@ def assign_splits(df: DataFrame, validation_share: float, seed: int) -> DataFram
                           F.when(F.col("_cum") - F.col("_n") / 2.0 < F.col("_total") * F.lit(float(validation_share)),
                                  VALIDATION).otherwise(TRAIN))
               .select("_dq_group", "_dq_assigned"))
-    df = df.join(groups, "_dq_group", "left")
+    df = df.join(F.broadcast(groups) if broadcast_groups else groups, "_dq_group", "left")
     split = F.when(~kept, F.lit(None)).when(F.col("_dq_split_hint") == TEST, TEST).otherwise(F.col("_dq_assigned"))
     return df.withColumn("split", split.cast("string")).drop("_dq_group", "_dq_assigned")
 
 
-def finish(records: DataFrame, opts) -> DataFrame:
-    """Classified records (with review_id) -> every row with its status and (when training) split."""
-    df = deduplicate(records)
-    if opts.mode == SCORE_MODE:
-        return df.withColumn("split", F.lit(None).cast("string"))
-    return assign_splits(df, opts.validation_share, opts.seed)
-
-
-def decide(keyed: DataFrame, opts, cache: Callable[[DataFrame], DataFrame] = lambda df: df) -> DataFrame:
-    """:func:`finish` on the narrow projection DECISION_INPUTS of the classified rows: status, final reason, kept
-    row and split of every row, and what the report counts; the texts take no part in the shuffles.
+def finish(records: DataFrame, opts, cache: Callable[[DataFrame], DataFrame] = lambda df: df,
+           broadcast_groups: bool = False) -> DataFrame:
+    """Classified records (with review_id) -> every row with its status and (when training) split.
 
     ``cache`` is applied to the de-duplicated rows, which the split assignment reads twice (its groups and its
-    join); without it, Spark runs the de-duplication's shuffle and windows once for each.
+    join); without it, Spark runs the de-duplication's shuffle and window once for each.
     """
-    deduplicated = cache(deduplicate(keyed.select(*DECISION_INPUTS)))
+    df = cache(deduplicate(records))
     if opts.mode == SCORE_MODE:
-        return deduplicated.withColumn("split", F.lit(None).cast("string"))
-    return assign_splits(deduplicated, opts.validation_share, opts.seed)
+        return df.withColumn("split", F.lit(None).cast("string"))
+    return assign_splits(df, opts.validation_share, opts.seed, broadcast_groups)
+
+
+def decide(keyed: DataFrame, opts, rows: int, cache: Callable[[DataFrame], DataFrame] = lambda df: df) -> DataFrame:
+    """:func:`finish` on the narrow projection DECISION_INPUTS of the classified rows: status, final reason, kept
+    row and split of every row, and what the report counts; the texts take no part in the shuffles. Up to
+    BROADCAST_GROUPS_MAX_ROWS rows, the split groups are broadcast to the rows (:func:`assign_splits`).
+    """
+    return finish(keyed.select(*DECISION_INPUTS), opts, cache, broadcast_groups=rows <= BROADCAST_GROUPS_MAX_ROWS)
 
 
 def with_decisions(keyed: DataFrame, decided: DataFrame, rows: int) -> DataFrame:

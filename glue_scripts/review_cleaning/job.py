@@ -87,7 +87,7 @@ def _run(spark: SparkSession, opts) -> dict[str, Any]:
         records = cache(classify(raw, opts))
         keyed, rows = choose_key(records, raw)
         _size_shuffles(spark, rows)
-        decided = cache(decide(keyed, opts, cache))
+        decided = cache(decide(keyed, opts, rows, cache))
         figures = measure(decided)
         report = build_report(figures, raw, opts, uris)
         write_outputs(spark, with_decisions(keyed, decided, rows), raw, report, uris)

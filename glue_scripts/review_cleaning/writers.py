@@ -34,8 +34,10 @@ MIN_ROWS_PER_FILE = 10_000
 
 
 def files_for(rows: int, cores: int) -> int:
-    """How many files ``rows`` rows are written as, on ``cores`` cores."""
-    return max(1, math.ceil(rows / ROWS_PER_FILE), min(cores, rows // MIN_ROWS_PER_FILE))
+    """How many files ``rows`` rows are written as, on ``cores`` cores: a multiple of the cores once there are more
+    files than cores (5 files on 2 cores would leave one core idle for the last third of the write)."""
+    files = max(1, math.ceil(rows / ROWS_PER_FILE), min(cores, rows // MIN_ROWS_PER_FILE))
+    return files if files <= cores else -(-files // cores) * cores
 
 
 def write_outputs(spark: SparkSession, df: DataFrame, raw: RawInput, report: dict[str, Any], uris: dict[str, str]) -> None:
@@ -95,9 +97,10 @@ def _write_rejects(df: DataFrame, raw: RawInput, report: dict[str, Any], uris: d
         *[F.col(f"`{c}`") for c in raw.original_columns],
         F.col("_dq_reason").alias("reject_reason"), F.col("_dq_detail").alias("reject_detail"),
         F.lit(report["run_id"]).alias("run_id"))
-    (quarantine.coalesce(1).write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
+    # One file each (they are small); repartition, not coalesce, so that the scan that finds them uses every core.
+    (quarantine.repartition(1).write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
      .json(uris["quarantine"]))
     context = [_as_text(df, column, name) for name, column in report.get("context_columns", {}).items()]
     duplicates = df.filter(F.col("_dq_status") == "duplicate").select(
         "review_id", F.col("_dq_kept_id").alias("kept_review_id"), *context)  # a copy keeps its own source
-    duplicates.coalesce(1).write.mode("overwrite").option("compression", "gzip").json(uris["duplicates"])
+    duplicates.repartition(1).write.mode("overwrite").option("compression", "gzip").json(uris["duplicates"])

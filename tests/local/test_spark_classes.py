@@ -108,7 +108,9 @@ def test_a_damaged_archive_is_never_used(class_archive, tmp_path):
     assert spark_classes.usable(class_archive)
     truncated = tmp_path / "truncated.jsa"
     truncated.write_bytes(class_archive.read_bytes()[:4096])
+    before = set(Path.cwd().glob("hs_err_pid*.log"))
     assert not spark_classes.usable(truncated)  # a JVM given it aborts: write_archive never moves such a file in place
+    assert set(Path.cwd().glob("hs_err_pid*.log")) == before  # its crash log stays out of the working folder
 
 
 @pytest.mark.spark
