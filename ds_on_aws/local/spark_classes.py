@@ -28,10 +28,14 @@ CHILD_TIMEOUT_SECONDS = 600
 WARM_UP_ROWS = 1_200
 
 
-def _session():
+def _job():
     from ds_on_aws.local.cleaning import import_job
 
-    return import_job().session
+    return import_job()
+
+
+def _session():
+    return _job().session
 
 
 def write_warm_up_input(folder: Path, rows: int = WARM_UP_ROWS) -> Path:
@@ -57,8 +61,8 @@ def _child(archive_tmp: Path) -> None:
     """Runs in the child: the job on the warm-up export, in a JVM that writes its classes to ``archive_tmp``."""
     from pyspark import SparkContext
 
-    session = _session()
-    review_cleaning = sys.modules["review_cleaning"]
+    review_cleaning = _job()
+    session = review_cleaning.session
     java_options = f"{session.LOCAL_JVM_OPTIONS} -XX:ArchiveClassesAtExit={archive_tmp} {session.QUIET_CDS}"
     spark = session.local_spark("ds-on-aws-class-archive", extra_conf={
         "spark.driver.extraJavaOptions": java_options,
