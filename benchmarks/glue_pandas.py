@@ -28,7 +28,7 @@ from glue_contender_common import (
     split_hint_of_split_column,
 )
 from pipeline_contracts import TEST, TRAIN, VALIDATION
-from review_cleaning.records import REPAIRS, REPLACEMENT_CHARACTER, classify_columns
+from review_cleaning.records import REPAIRS, classify_columns
 from spark_xxhash import spark_xxhash64_int_string
 
 RECORD_COLUMNS = ["review_id", "text", "label", "rating", "split"]
@@ -50,14 +50,14 @@ def classify(data: pd.DataFrame, rules, found: dict) -> pd.DataFrame:
     def role(name: str) -> list:
         return list(columns[found[name]]) if found.get(name) else [None] * size
 
-    text = role("text")
-    inputs = {"_dq_text_raw": text, "_dq_label_raw": role("label"), "_dq_rating_raw": role("rating"),
+    # The raw text is read from its own column (the job does the same), which classify_columns also searches for
+    # U+FFFD (undecodable) before decoding it.
+    inputs = {"_dq_label_raw": role("label"), "_dq_rating_raw": role("rating"),
               "_dq_url": role("url"), "_dq_key": [None] * size,
               "_dq_split_hint": [split_hint_of_split_column(v) for v in role("split")],
-              "_dq_malformed": [False] * size,
-              "_dq_undecodable": [t is not None and REPLACEMENT_CHARACTER in t for t in text]}
-    latin1 = [*data.columns, "_dq_url", "_dq_text_raw", "_dq_label_raw", "_dq_rating_raw"]
-    result = classify_columns({**columns, **inputs}, rules, latin1)
+              "_dq_malformed": [False] * size, "_dq_undecodable": [False] * size}
+    latin1 = [*data.columns, "_dq_url", "_dq_label_raw", "_dq_rating_raw"]
+    result = classify_columns({**columns, **inputs}, rules, latin1, text_column=found["text"])
     return pd.DataFrame(result)
 
 

@@ -36,8 +36,13 @@ ROWS_PER_SHUFFLE_PARTITION = 50_000
 # Settings of the job's own plans, for the length of a run (the previous values are restored after it). Adaptive
 # execution turns every shuffle into a Spark job of its own and re-plans after each (36 jobs instead of ~15 for
 # the 25k file); the job sizes its shuffles from the row count itself, and its joins are broadcasts or on a
-# unique row id, so adaptive coalescing and skew handling have nothing to do.
-RUN_CONF = {"spark.sql.adaptive.enabled": "false"}
+# unique row id, so adaptive coalescing and skew handling have nothing to do. The cached rows are stored as they
+# are: compressing a cached batch hashes and copies every value of every string column into a dictionary (for
+# batches of texts that never repeat), which took about a tenth of the JVM's time in the Python pass and most of
+# its garbage; the texts do not compress that way, so the cache is about as large. A task that writes the table
+# keeps one file open per split instead of sorting its rows by split first (writers.py).
+RUN_CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.inMemoryColumnarStorage.compressed": "false",
+            "spark.sql.maxConcurrentOutputFileWriters": "4"}
 
 
 def run_job(spark: SparkSession, options: Mapping[str, str]) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def _run(spark: SparkSession, opts) -> dict[str, Any]:
         decided = cache(decide(keyed, opts, rows, cache))
         figures = measure(decided)
         report = build_report(figures, raw, opts, uris)
-        write_outputs(spark, with_decisions(keyed, decided, rows), raw, report, uris)
+        write_outputs(spark, with_decisions(keyed, decided, rows, raw), raw, report, uris)
         write_text(spark, uris["report"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     finally:
         for frame in reversed(cached):

@@ -43,6 +43,9 @@ class RawInput:
     ignored_files: list[str] = field(default_factory=list)
     latin1: bool = False  # the string columns hold bytes read as Latin-1: the cleaning decodes them (records.py)
     key_candidates: list[str] = field(default_factory=list)  # decided on the classified rows (classification.py)
+    # The original column that ``_dq_text_raw`` copies, when it is one: the Python pass then reads the text from it
+    # and the texts travel to Python once, not twice (classification.classify).
+    text_column: str | None = None
 
 
 def read_input(spark: SparkSession, uri: str, input_format: str = "auto") -> RawInput:
@@ -77,7 +80,9 @@ def read_input(spark: SparkSession, uri: str, input_format: str = "auto") -> Raw
     except Exception as exc:
         raise InputError(f"cannot read {uri} as {fmt}: {first_line(exc)}") from None
     candidates = [] if "review_id" in roles else key_candidates(original)
-    return RawInput(std, fmt, original, roles, files, ignored, latin1=fmt == "csv", key_candidates=candidates)
+    text_column = "text" if fmt == "aclimdb" else roles["text"]
+    return RawInput(std, fmt, original, roles, files, ignored, latin1=fmt == "csv", key_candidates=candidates,
+                    text_column=text_column)
 
 
 def _read_csv(spark: SparkSession, files: list[str]) -> DataFrame:
@@ -167,8 +172,10 @@ def _standardized(df: DataFrame, original: list[str], roles: dict[str, str | Non
         col("url").cast("string").alias("_dq_url"),
         split_hint.alias("_dq_split_hint"),
         malformed.alias("_dq_malformed"),
-        # A reader replaces undecodable bytes with U+FFFD; the real data has none, so it marks broken encoding.
-        F.coalesce(text.contains("\ufffd"), F.lit(False)).alias("_dq_undecodable"),
+        # Bytes a reader could not decode: none that the tabular readers can tell. A reader that replaced them put
+        # U+FFFD in the text, which the Python pass looks for in the raw text (records.classify_columns): a search
+        # of every text in the JVM cost as much again.
+        F.lit(False).alias("_dq_undecodable"),
     )
 
 

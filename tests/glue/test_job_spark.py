@@ -131,6 +131,12 @@ def test_table_partitions_and_quarantine(finished_run):
     assert {"review", "sentiment", "rating", "file", "url"} <= set(quarantine[0])
     conflicting = sorted(r["file"] for r in quarantine if r["reject_reason"] == "near_duplicate_conflict")
     assert conflicting == ["train/x/901.txt", "train/x/902.txt"]
+    # every column as read, texts the cleaning changes ("Same  words", "long long ... ") and texts it leaves alone
+    # ("short") alike: the Python pass returns only the changed ones (records.arrow_mapper)
+    as_read = {row["file"]: {c: v if v != "" else None for c, v in row.items()} for row in _dirty_rows()}  # CSV: "" is null
+    assert {r["file"]: {c: r[c] for c in as_read[r["file"]]} for r in quarantine} == {
+        r["file"]: as_read[r["file"]] for r in quarantine}
+    assert {"train/x/902.txt", "train/x/906.txt", "train/x/907.txt"} <= {r["file"] for r in quarantine}
     duplicates = _jsonl(out / "reports" / "run-7" / "duplicates")
     assert duplicates == [{"review_id": "train/x/900.txt", "kept_review_id": "train/x/000.txt"}]
 
