@@ -174,14 +174,23 @@ def decide(keyed: DataFrame, opts, rows: int, cache: Callable[[DataFrame], DataF
     return finish(keyed.select(*DECISION_INPUTS), opts, cache, broadcast_groups=rows <= BROADCAST_GROUPS_MAX_ROWS)
 
 
-def with_decisions(keyed: DataFrame, decided: DataFrame, rows: int, raw: RawInput) -> DataFrame:
-    """The classified rows with their decisions (DECIDED columns), joined on the row id, and every original column
-    as read (the text column's unchanged texts restored from the cleaned ones, see :func:`text_source`)."""
-    decisions = decided.select(ROW, *DECIDED)
-    if rows <= BROADCAST_DECISIONS_MAX_ROWS:
-        decisions = F.broadcast(decisions)
-    joined = keyed.drop("_dq_reason").join(decisions, ROW)
+def with_decisions(keyed: DataFrame, decided: DataFrame, rows: int, raw: RawInput) -> tuple[DataFrame, DataFrame]:
+    """(kept rows, the others): the classified rows with their decisions (DECIDED columns), joined on the row id,
+    with every original column as read (the text column's unchanged texts restored from the cleaned ones, see
+    :func:`text_source`).
+
+    Two joins, each with only what its writers need: the kept rows' row ids and splits (most rows, narrow), and the
+    others' status, final reason and kept row (few). Each write broadcasts its decisions anew, so a wide broadcast
+    of every row's decisions cost a second per write at 1M rows.
+    """
+    kept = F.col("_dq_status") == "kept"
+    broadcast = F.broadcast if rows <= BROADCAST_DECISIONS_MAX_ROWS else (lambda frame: frame)
     column = text_source(raw)
-    if column == TEXT_RAW:
-        return joined
-    return joined.withColumn(column, F.coalesce(F.col(f"`{column}`"), F.col("_dq_text")))
+    frames = []
+    for decisions in (decided.filter(kept).select(ROW, "split"),
+                      decided.filter(~kept).select(ROW, *DECIDED)):
+        joined = keyed.drop("_dq_reason").join(broadcast(decisions), ROW)
+        if column != TEXT_RAW:
+            joined = joined.withColumn(column, F.coalesce(F.col(f"`{column}`"), F.col("_dq_text")))
+        frames.append(joined)
+    return frames[0], frames[1]

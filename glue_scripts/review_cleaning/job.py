@@ -32,7 +32,9 @@ DESCRIPTION = ("Glue job ``clean_reviews``: raw review exports -> clean, de-dupl
                "data-quality gate.")
 
 
-ROWS_PER_SHUFFLE_PARTITION = 50_000
+# Only the decisions' narrow rows (no texts: about 150 bytes each) are shuffled, so partitions can be large: at 1M
+# rows, 20 partitions spent more on starting 232 small tasks than on the rows.
+ROWS_PER_SHUFFLE_PARTITION = 250_000
 # Settings of the job's own plans, for the length of a run (the previous values are restored after it). Adaptive
 # execution turns every shuffle into a Spark job of its own and re-plans after each (36 jobs instead of ~15 for
 # the 25k file); the job sizes its shuffles from the row count itself, and its joins are broadcasts or on a
@@ -51,8 +53,8 @@ def run_job(spark: SparkSession, options: Mapping[str, str]) -> dict[str, Any]:
     The input is read once and the per-record rules run once: their result is cached, and the one aggregation
     that decides the source key materializes it before anything else reads it. De-duplication, splits and the
     report's figures run on a narrow projection without texts (its own small cache); the decisions are joined
-    back once, for the writers. Shuffles get one partition per ROWS_PER_SHUFFLE_PARTITION rows (at least one per
-    core) instead of a fixed number sized for the largest input; RUN_CONF applies for the run only.
+    back once, for the writers. Shuffles get one partition per ROWS_PER_SHUFFLE_PARTITION rows (a multiple of the
+    cores) instead of a fixed number sized for the largest input; RUN_CONF applies for the run only.
     """
     opts = parse_options(options)
     with _run_conf(spark, RUN_CONF):
@@ -95,7 +97,7 @@ def _run(spark: SparkSession, opts) -> dict[str, Any]:
         decided = cache(decide(keyed, opts, rows, cache))
         figures = measure(decided)
         report = build_report(figures, raw, opts, uris)
-        write_outputs(spark, with_decisions(keyed, decided, rows, raw), raw, report, uris)
+        write_outputs(spark, *with_decisions(keyed, decided, rows, raw), raw, report, uris)
         write_text(spark, uris["report"], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     finally:
         for frame in reversed(cached):
@@ -105,7 +107,8 @@ def _run(spark: SparkSession, opts) -> dict[str, Any]:
 
 def _size_shuffles(spark: SparkSession, rows: int) -> None:
     cores = spark.sparkContext.defaultParallelism
-    spark.conf.set("spark.sql.shuffle.partitions", str(max(cores, -(-rows // ROWS_PER_SHUFFLE_PARTITION))))
+    rounds = max(1, -(-rows // (ROWS_PER_SHUFFLE_PARTITION * cores)))  # every core gets as many partitions
+    spark.conf.set("spark.sql.shuffle.partitions", str(rounds * cores))
 
 
 def _parse_local_args(argv: Sequence[str]) -> dict[str, str]:

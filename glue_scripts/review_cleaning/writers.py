@@ -40,14 +40,17 @@ def files_for(rows: int, cores: int) -> int:
     return files if files <= cores else -(-files // cores) * cores
 
 
-def write_outputs(spark: SparkSession, df: DataFrame, raw: RawInput, report: dict[str, Any], uris: dict[str, str]) -> None:
-    """Curated channels, table partitions, quarantine and duplicates; only under this run's own prefixes."""
+def write_outputs(spark: SparkSession, kept: DataFrame, rejected: DataFrame, raw: RawInput, report: dict[str, Any],
+                  uris: dict[str, str]) -> None:
+    """Curated channels, table partitions, quarantine and duplicates; only under this run's own prefixes. ``kept``:
+    the kept rows with their split; ``rejected``: the others with status, reason and kept row
+    (classification.with_decisions)."""
     spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     if "scoring_input" in uris:
-        _write_scoring_input(df, report, uris["scoring_input"])
+        _write_scoring_input(kept, report, uris["scoring_input"])
     else:
-        _write_training_data(df, report, uris)
-    _write_rejects(df, raw, report, uris)
+        _write_training_data(kept, report, uris)
+    _write_rejects(rejected, raw, report, uris)
 
 
 def _cores(df: DataFrame) -> int:
@@ -83,14 +86,14 @@ def _write_scoring_input(df: DataFrame, report: dict[str, Any], uri: str) -> Non
     """Kept records as uncompressed JSON Lines ``{"review_id", "text", <context columns>}``: Batch Transform splits
     them by line; the context columns the input has (``report["context_columns"]``) ride along to the table."""
     context = [_as_text(df, column, name) for name, column in report.get("context_columns", {}).items()]
-    kept = df.filter(F.col("_dq_status") == "kept").select("review_id", F.col("_dq_text").alias("text"), *context)
+    kept = df.select("review_id", F.col("_dq_text").alias("text"), *context)
     (kept.repartition(files_for(report["counts"]["kept"], _cores(df)), "review_id").sortWithinPartitions("review_id")
      .write.mode("overwrite").json(uri))
 
 
 def _write_training_data(df: DataFrame, report: dict[str, Any], uris: dict[str, str]) -> None:
     spark = df.sparkSession
-    record = df.filter(F.col("_dq_status") == "kept").select(
+    record = df.select(
         "review_id", F.col("_dq_text").alias("text"), F.col("_dq_label").alias("label"),
         F.col("_dq_rating").alias("rating"), "split")
     delete_path(spark, uris["curated"])
