@@ -175,8 +175,8 @@ def decide(keyed: DataFrame, opts, rows: int, cache: Callable[[DataFrame], DataF
 
 
 def with_decisions(keyed: DataFrame, decided: DataFrame, rows: int, raw: RawInput) -> tuple[DataFrame, DataFrame]:
-    """(kept rows, the others): the classified rows with their decisions (DECIDED columns), joined on the row id,
-    with every original column as read (the text column's unchanged texts restored from the cleaned ones, see
+    """(kept rows, the others): the classified rows joined on the row id to their decisions (the kept rows' split;
+    the others' DECIDED columns), with every original column as read (the text column's unchanged texts restored from the cleaned ones, see
     :func:`text_source`).
 
     Two joins, each with only what its writers need: the kept rows' row ids and splits (most rows, narrow), and the

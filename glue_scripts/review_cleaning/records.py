@@ -242,7 +242,6 @@ def arrow_mapper(rules: RecordRules, keep: Sequence[str], latin1_columns: Sequen
     return classify_batches
 
 
-
 def _arrow_types() -> dict[str, Any]:
     try:
         import pyarrow as pa
