@@ -56,17 +56,19 @@ def check_java() -> str:
     return first
 
 
-def local_spark():
+def local_spark(input_uri: str | None = None):
     """The local SparkSession standing in for Glue's: the job's own ``review_cleaning.local_spark`` settings (workers
-    on this Python, so its pandas UDFs find pandas and pyarrow; adaptive shuffle partitions; no UI; UTC), plus:
-    bound to loopback only (the driver must not listen on the machine's network interfaces) and quiet logs. An
-    already running session in this process is reused.
+    on this Python, so its pandas UDFs find pandas and pyarrow; adaptive shuffle partitions; no UI; UTC; the JVM's
+    compilers chosen by the size of ``input_uri``, the input the run reads), plus: bound to loopback only (the
+    driver must not listen on the machine's network interfaces) and quiet logs. An already running session in this
+    process is reused (with the JVM it started).
     """
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     review_cleaning = import_job()
     spark = review_cleaning.local_spark(
         "ds-on-aws-local",
         extra_conf={"spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"},
+        input_uri=input_uri,
     )
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -249,7 +249,7 @@ def _acquire(run: _Run) -> acquire.RawInput:
 def _clean(run: _Run, raw: acquire.RawInput) -> DataQualityRefused | None:
     """Run the Glue job on local Spark; its refusal is returned, to be raised by the data-quality gate stage."""
     run.echo(f"  {cleaning.check_java()}")
-    spark = cleaning.local_spark()
+    spark = cleaning.local_spark(str(raw.path))
     job_options = cleaning.job_options(str(raw.path), run.curated_root, run.run_id, raw.input_format,
                                        run.dq_arguments)
     refusal: DataQualityRefused | None = None

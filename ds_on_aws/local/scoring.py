@@ -296,7 +296,7 @@ def _clean(config: PipelineConfig, options: ScoreOptions, raw, curated: Path, ru
     job_options["mode"] = SCORE_MODE
     job_options["context_columns"] = ",".join(config.scoring.context_columns)
     try:
-        state["dq_report"] = cleaning.run_cleaning(cleaning.local_spark(), job_options)
+        state["dq_report"] = cleaning.run_cleaning(cleaning.local_spark(str(raw.path)), job_options)
         return None
     except DataQualityRefused as exc:
         path = curated / report_key(run_id)

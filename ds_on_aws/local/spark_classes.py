@@ -63,7 +63,9 @@ def _child(archive_tmp: Path) -> None:
 
     review_cleaning = _job()
     session = review_cleaning.session
-    java_options = f"{session.LOCAL_JVM_OPTIONS} -XX:ArchiveClassesAtExit={archive_tmp} {session.QUIET_CDS}"
+    # Written under the short-run compilers: the archive holds parsed classes, which a JVM with C2 maps as well.
+    java_options = (f"{session.LOCAL_JVM_OPTIONS} {session.SHORT_RUN_JIT_OPTIONS} "
+                    f"-XX:ArchiveClassesAtExit={archive_tmp} {session.QUIET_CDS}")
     spark = session.local_spark("ds-on-aws-class-archive", extra_conf={
         "spark.driver.extraJavaOptions": java_options,
         "spark.driver.bindAddress": "127.0.0.1", "spark.driver.host": "127.0.0.1"})

@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     options = _parse_local_args(argv[1:])
     try:
-        spark = local_spark()
+        spark = local_spark(input_uri=options["input_uri"])
         report = run_job(spark, options)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

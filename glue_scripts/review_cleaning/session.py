@@ -19,11 +19,20 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-# The JVM's optimizing (C2) compiler spent about 56 CPU-seconds compiling Spark's generated code in a 25k-row run
-# that lasts seconds; the client compiler alone (tier 1) compiles fast code at a fraction of the cost. Only for the
-# local driver, which this process starts: on Glue the JVM is Glue's. A metaspace of 256 MB from the start: with the
-# default (about 21 MB) the JVM ran 4-5 full collections ("Metadata GC Threshold") while Spark's classes loaded.
-LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC -XX:MetaspaceSize=256m"
+# Options of every local JVM; the class-data archive is written with them and its name carries them. A metaspace of
+# 256 MB from the start: with the default (about 21 MB) the JVM ran 4-5 full collections ("Metadata GC Threshold")
+# while Spark's classes loaded. Only for the local driver, which this process starts: on Glue the JVM is Glue's.
+LOCAL_JVM_OPTIONS = "-XX:+UseParallelGC -XX:MetaspaceSize=256m"
+# Which compilers compile Spark's generated code depends on how long the run lasts (docs/data-quality.md, "Speed").
+# In a short run the optimizing compiler (C2) spent about 56 CPU-seconds compiling code that then ran for seconds;
+# the client compiler alone (tier 1) compiles fast code at a fraction of the cost. In a long run C2's code pays
+# back: Spark's CSV reader turns every record into Java strings, and C2's string intrinsics make the 1M-row run
+# about 15% faster, while C1 alone stays faster up to about 450k IMDb rows (about 600 MB of CSV text).
+SHORT_RUN_JIT_OPTIONS = "-XX:TieredStopAtLevel=1"
+LONG_RUN_JIT_OPTIONS = ""  # the JVM's default: tiered compilation up to C2, as Glue's own JVM runs
+LONG_RUN_INPUT_BYTES = 512 * 2**20  # uncompressed input (input_text_bytes) from which a run counts as long
+# "short" or "long" chooses the compilers whatever the input; unset or "auto": by the input's size.
+JIT_ENV = "DS_ON_AWS_SPARK_JIT"
 # Where the class-data archive is (a file path), or "off" to start without it.
 CLASS_ARCHIVE_ENV = "DS_ON_AWS_SPARK_CLASS_ARCHIVE"
 # An archive the JVM cannot use (another Java build, moved jars) is skipped with a warning; these keep it quiet.
@@ -71,17 +80,69 @@ def class_archive_path() -> Path | None:
     return _archive_folder() / f"spark-classes-{digest}.jsa"
 
 
-def driver_java_options(archive: Path | None = None) -> str:
-    """LOCAL_JVM_OPTIONS, plus the class-data archive when it exists (``archive`` defaults to class_archive_path)."""
+def input_text_bytes(uri: str | os.PathLike | None) -> int | None:
+    """About how many bytes of text a local input holds (None for s3:// and other remote or missing inputs).
+
+    A file counts its size; a gzip file the uncompressed size its trailer records (modulo 4 GiB, of its last
+    member: never less than the file's own size is counted); a folder the sum over its files, hidden ones and
+    Spark's ``_SUCCESS``-style markers left out. Other compressed formats (Parquet) count their size on disk,
+    which under-states them: such a run counts as long later than a CSV of the same rows, never sooner.
+    """
+    if uri is None or "://" in str(uri) and not str(uri).startswith("file://"):
+        return None
+    path = Path(str(uri).removeprefix("file://"))
+    if path.is_file():
+        return _file_text_bytes(path)
+    if not path.is_dir():
+        return None
+    total = 0
+    for folder, folders, names in os.walk(path):
+        folders[:] = [name for name in folders if not name.startswith((".", "_"))]
+        total += sum(_file_text_bytes(Path(folder) / name) for name in names if not name.startswith((".", "_")))
+    return total
+
+
+def _file_text_bytes(path: Path) -> int:
+    size = path.stat().st_size
+    if path.suffix.lower() not in (".gz", ".gzip") or size < 18:  # header (10) + trailer (8)
+        return size
+    with path.open("rb") as handle:
+        if handle.read(2) != b"\x1f\x8b":
+            return size
+        handle.seek(-4, os.SEEK_END)
+        return max(size, int.from_bytes(handle.read(4), "little"))
+
+
+def jit_options(input_bytes: int | None) -> str:
+    """The compiler options for a run reading ``input_bytes`` of text (None: not known, counted as short).
+
+    ``DS_ON_AWS_SPARK_JIT=short|long`` chooses whatever the input; anything else there is refused by name.
+    """
+    setting = os.environ.get(JIT_ENV, "").strip().lower()
+    if setting not in ("", "auto", "short", "long"):
+        raise ValueError(f"{JIT_ENV}={os.environ[JIT_ENV]!r}: expected short, long or auto")
+    long_run = setting == "long" or (setting in ("", "auto") and input_bytes is not None
+                                     and input_bytes >= LONG_RUN_INPUT_BYTES)
+    return LONG_RUN_JIT_OPTIONS if long_run else SHORT_RUN_JIT_OPTIONS
+
+
+def driver_java_options(archive: Path | None = None, input_bytes: int | None = None) -> str:
+    """LOCAL_JVM_OPTIONS, the compilers for ``input_bytes`` (:func:`jit_options`), and the class-data archive when
+    it exists (``archive`` defaults to class_archive_path). The archive serves both compiler settings: it holds
+    parsed classes, not compiled code."""
     archive = archive if archive is not None else class_archive_path()
+    options = " ".join(part for part in (LOCAL_JVM_OPTIONS, jit_options(input_bytes)) if part)
     if archive is not None and archive.is_file() and archive.stat().st_size > 0:
-        return f"{LOCAL_JVM_OPTIONS} -XX:SharedArchiveFile={archive} {QUIET_CDS}"
-    return LOCAL_JVM_OPTIONS
+        return f"{options} -XX:SharedArchiveFile={archive} {QUIET_CDS}"
+    return options
 
 
 def local_spark(app_name: str = "clean_reviews", shuffle_partitions: int = 8,
-                extra_conf: Mapping[str, str] | None = None) -> SparkSession:
-    """A local SparkSession for laptop runs: no UI, workers on this Python, a JVM tuned for short runs.
+                extra_conf: Mapping[str, str] | None = None, input_uri: str | None = None) -> SparkSession:
+    """A local SparkSession for laptop runs: no UI, workers on this Python, a JVM tuned for the run's length.
+
+    ``input_uri`` is what the run will read: its size chooses the JVM's compilers (:func:`jit_options`); without it
+    the run counts as short. The JVM starts with the session, so a session that is already running keeps its own.
 
     The job sets the shuffle partitions from the number of rows it read (``job.ROWS_PER_SHUFFLE_PARTITION``);
     ``shuffle_partitions`` only applies before that. Cached column batches of 2,000 rows instead of 10,000: a
@@ -94,7 +155,7 @@ def local_spark(app_name: str = "clean_reviews", shuffle_partitions: int = 8,
                .config("spark.sql.adaptive.enabled", "true")
                .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
                .config("spark.sql.inMemoryColumnarStorage.batchSize", "2000")
-               .config("spark.driver.extraJavaOptions", driver_java_options())
+               .config("spark.driver.extraJavaOptions", driver_java_options(input_bytes=input_text_bytes(input_uri)))
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")

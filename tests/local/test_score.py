@@ -194,7 +194,7 @@ def contract_cleaning(refuse: bool = False):
 @pytest.fixture
 def feedback(tmp_path, monkeypatch):
     monkeypatch.setattr(scoring.cleaning, "check_java", lambda: "java 17 (stand-in)")
-    monkeypatch.setattr(scoring.cleaning, "local_spark", lambda: None)
+    monkeypatch.setattr(scoring.cleaning, "local_spark", lambda input_uri=None: None)
     path = tmp_path / "feedback.csv"
     pd.DataFrame({"id": ["a", "b", "c", "d"], "text": ["Loved it, brilliant.", "Awful and dull.", "Awful and dull.",
                                                        "A touching, superb film."]}).to_csv(path, index=False)

@@ -43,7 +43,7 @@ def test_the_archive_name_follows_the_java_build_and_the_jvm_options(tmp_path, m
 def test_no_java_or_off_means_no_archive(tmp_path, monkeypatch, no_setting):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "empty"))
     assert session.class_archive_path() is None
-    assert session.driver_java_options() == session.LOCAL_JVM_OPTIONS
+    assert "SharedArchiveFile" not in session.driver_java_options()
     monkeypatch.setenv(session.CLASS_ARCHIVE_ENV, "off")
     assert session.class_archive_path() is None
 
@@ -63,15 +63,74 @@ def test_in_a_virtualenv_the_archive_lives_in_it_else_in_the_user_cache(tmp_path
     assert session.class_archive_path().parent == tmp_path / "cache" / "ds-on-aws"
 
 
-def test_the_jvm_gets_the_archive_only_when_it_exists_and_is_not_empty(tmp_path):
+def test_the_jvm_gets_the_archive_only_when_it_exists_and_is_not_empty(tmp_path, monkeypatch):
+    monkeypatch.delenv(session.JIT_ENV, raising=False)
     archive = tmp_path / "spark.jsa"
-    assert session.driver_java_options(archive) == session.LOCAL_JVM_OPTIONS
+    without = f"{session.LOCAL_JVM_OPTIONS} {session.SHORT_RUN_JIT_OPTIONS}"
+    assert session.driver_java_options(archive) == without
     archive.write_bytes(b"")
-    assert session.driver_java_options(archive) == session.LOCAL_JVM_OPTIONS
+    assert session.driver_java_options(archive) == without
     archive.write_bytes(b"x" * 16)
-    options = session.driver_java_options(archive)
-    assert options.startswith(session.LOCAL_JVM_OPTIONS)
-    assert f"-XX:SharedArchiveFile={archive}" in options and session.QUIET_CDS in options
+    for input_bytes in (None, session.LONG_RUN_INPUT_BYTES):  # one archive for both compiler settings
+        options = session.driver_java_options(archive, input_bytes)
+        assert options.startswith(session.LOCAL_JVM_OPTIONS)
+        assert f"-XX:SharedArchiveFile={archive}" in options and session.QUIET_CDS in options
+
+
+# --- the JVM's compilers, by the size of the input -------------------------------------------------------------------
+
+def test_short_runs_get_the_client_compiler_alone_and_long_runs_the_default(monkeypatch):
+    monkeypatch.delenv(session.JIT_ENV, raising=False)
+    short, long = session.SHORT_RUN_JIT_OPTIONS, session.LONG_RUN_JIT_OPTIONS
+    assert short == "-XX:TieredStopAtLevel=1" and short != long
+    assert session.jit_options(None) == short  # unknown size (s3://, a missing path): short
+    assert session.jit_options(0) == short
+    assert session.jit_options(session.LONG_RUN_INPUT_BYTES - 1) == short
+    assert session.jit_options(session.LONG_RUN_INPUT_BYTES) == long
+    options = session.driver_java_options(Path("/nonexistent.jsa"), session.LONG_RUN_INPUT_BYTES)
+    assert "TieredStopAtLevel" not in options and session.LOCAL_JVM_OPTIONS in options
+    assert "-XX:TieredStopAtLevel=1" in session.driver_java_options(Path("/nonexistent.jsa"), 1_000)
+
+
+def test_the_setting_overrides_the_size_and_a_wrong_one_is_named(monkeypatch):
+    monkeypatch.setenv(session.JIT_ENV, "long")
+    assert session.jit_options(None) == session.LONG_RUN_JIT_OPTIONS
+    monkeypatch.setenv(session.JIT_ENV, " Short ")
+    assert session.jit_options(10 * session.LONG_RUN_INPUT_BYTES) == session.SHORT_RUN_JIT_OPTIONS
+    monkeypatch.setenv(session.JIT_ENV, "auto")
+    assert session.jit_options(session.LONG_RUN_INPUT_BYTES) == session.LONG_RUN_JIT_OPTIONS
+    monkeypatch.setenv(session.JIT_ENV, "c2")
+    with pytest.raises(ValueError, match="DS_ON_AWS_SPARK_JIT='c2': expected short, long or auto"):
+        session.jit_options(0)
+
+
+def test_input_text_bytes_counts_uncompressed_text(tmp_path):
+    import gzip
+
+    text = b"review,sentiment\n" + b"A long and repetitive review of a film.,positive\n" * 20_000
+    plain = tmp_path / "reviews.csv"
+    plain.write_bytes(text)
+    assert session.input_text_bytes(str(plain)) == len(text)
+    assert session.input_text_bytes(f"file://{plain}") == len(text)
+    packed = tmp_path / "reviews.csv.gz"
+    packed.write_bytes(gzip.compress(text))
+    assert packed.stat().st_size < len(text) // 10
+    assert session.input_text_bytes(packed) == len(text)  # the trailer's size, not the file's
+    not_gzip = tmp_path / "mislabelled.csv.gz"
+    not_gzip.write_bytes(text[:1000])
+    assert session.input_text_bytes(not_gzip) == 1000
+    folder = tmp_path / "export"
+    (folder / "part").mkdir(parents=True)
+    (folder / "a.csv").write_bytes(text)
+    (folder / "part" / "b.csv.gz").write_bytes(gzip.compress(text))
+    (folder / "_SUCCESS").write_bytes(b"x" * 50)
+    (folder / ".a.csv.crc").write_bytes(b"x" * 70)
+    (folder / "_temporary").mkdir()
+    (folder / "_temporary" / "c.csv").write_bytes(text)
+    assert session.input_text_bytes(folder) == 2 * len(text)
+    assert session.input_text_bytes(tmp_path / "missing") is None
+    assert session.input_text_bytes("s3://bucket/raw/reviews.csv.gz") is None
+    assert session.input_text_bytes(None) is None
 
 
 def test_the_warm_up_export_is_a_csv_the_job_reads(tmp_path):
@@ -115,18 +174,24 @@ def test_a_damaged_archive_is_never_used(class_archive, tmp_path):
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_local_spark_maps_the_archive(class_archive, tmp_path):
-    """A fresh process's local_spark loads Spark's classes from the archive (the JVM's class-load log says so)."""
+@pytest.mark.parametrize("jit", ["short", "long"])
+def test_local_spark_maps_the_archive(class_archive, tmp_path, jit):
+    """A fresh process's local_spark loads Spark's classes from the archive (the JVM's class-load log says so),
+    with either compiler setting, and its JVM runs with that setting."""
     log = tmp_path / "classes.log"
-    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={log}",
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={log}", session.JIT_ENV: jit,
            "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in (".", "common", "glue_scripts"))}
     env.pop(session.CLASS_ARCHIVE_ENV, None)
     code = ("from review_cleaning.session import local_spark\n"
             "spark = local_spark('archive-test', extra_conf={'spark.driver.bindAddress': '127.0.0.1',"
             " 'spark.driver.host': '127.0.0.1'})\n"
-            "assert spark.range(100).selectExpr('sum(id) AS s').first()['s'] == 4950\n")
+            "assert spark.range(100).selectExpr('sum(id) AS s').first()['s'] == 4950\n"
+            "runtime = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()\n"
+            "print('JVM-ARGS', ' '.join(str(a) for a in runtime.getInputArguments()))\n")
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
+    jvm_args = next(line for line in result.stdout.splitlines() if line.startswith("JVM-ARGS"))
+    assert ("-XX:TieredStopAtLevel=1" in jvm_args) == (jit == "short"), jvm_args
     lines = log.read_text().splitlines()
     from_archive = [line for line in lines if "shared objects file (top)" in line]
     spark_from_archive = [line for line in from_archive if "org.apache.spark." in line]
