@@ -101,7 +101,7 @@ def _session_child(plan: list[dict], result_file: Path) -> None:
             started_ms, started = time.time() * 1000, time.perf_counter()
             if spark is None:  # the stage as pipeline._clean runs it: Java check, session, job
                 cleaning.check_java()
-                spark = cleaning.local_spark()
+                spark = cleaning.local_spark(step["input"])  # its size chooses the JVM's compilers
             options = cleaning.job_options(step["input"], Path(step["curated"]), step["run_id"], "auto", arguments)
             report = cleaning.run_cleaning(spark, options)
             seconds = time.perf_counter() - started
