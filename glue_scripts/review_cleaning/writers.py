@@ -7,9 +7,11 @@ The layout is pipeline_contracts' (``curated/<run_id>/<split>/``, ``tables/revie
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline_contracts import SCORE_MODE, run_outputs, scoring_outputs
+from pyspark import InheritableThread
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -44,13 +46,44 @@ def write_outputs(spark: SparkSession, kept: DataFrame, rejected: DataFrame, raw
                   uris: dict[str, str]) -> None:
     """Curated channels, table partitions, quarantine and duplicates; only under this run's own prefixes. ``kept``:
     the kept rows with their split; ``rejected``: the others with status, reason and kept row
-    (classification.with_decisions)."""
+    (classification.with_decisions). The writes are independent Spark jobs and run at once (:func:`run_at_once`)."""
     spark.sparkContext._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     if "scoring_input" in uris:
-        _write_scoring_input(kept, report, uris["scoring_input"])
+        writes = [lambda: _write_scoring_input(kept, report, uris["scoring_input"])]
     else:
-        _write_training_data(kept, report, uris)
-    _write_rejects(rejected, raw, report, uris)
+        delete_path(spark, uris["curated"])
+        writes = _training_writes(kept, report, uris)
+    run_at_once([*writes, *_reject_writes(rejected, raw, report, uris)])
+
+
+def run_at_once(writes: Sequence[Callable[[], None]]) -> None:
+    """Run each write in its own thread (pyspark's InheritableThread: the caller's job group and local properties
+    carry over) and wait for all of them; then raise the first failure in submission order, if any.
+
+    Spark's scheduler serves the jobs first in, first out: the first write's tasks take the cores as before, and a
+    later write plans its query and runs its tasks while the driver plans the next one or a core would wait for the
+    last file of the one before. On a cold JVM at 25k rows the writes were a dozen small jobs with the driver
+    planning between them (docs/data-quality.md, "Speed"). A failed write leaves the others to finish under the
+    run's own prefixes (as a failure did before: nothing outside them is touched), and no report is written.
+    """
+    failures: list[BaseException | None] = [None] * len(writes)
+
+    def runner(index: int) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                writes[index]()
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread below
+                failures[index] = exc
+        return run
+
+    threads = [InheritableThread(target=runner(i), name=f"write-{i}", daemon=True) for i in range(len(writes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failure = next((exc for exc in failures if exc is not None), None)
+    if failure is not None:
+        raise failure
 
 
 def _cores(df: DataFrame) -> int:
@@ -91,32 +124,37 @@ def _write_scoring_input(df: DataFrame, report: dict[str, Any], uri: str) -> Non
      .write.mode("overwrite").json(uri))
 
 
-def _write_training_data(df: DataFrame, report: dict[str, Any], uris: dict[str, str]) -> None:
-    spark = df.sparkSession
+def _training_writes(df: DataFrame, report: dict[str, Any], uris: dict[str, str]) -> list[Callable[[], None]]:
+    """The curated JSON Lines file sets, one per split, and the table partitions (largest first)."""
     record = df.select(
         "review_id", F.col("_dq_text").alias("text"), F.col("_dq_label").alias("label"),
         F.col("_dq_rating").alias("rating"), "split")
-    delete_path(spark, uris["curated"])
     partitions = df.rdd.getNumPartitions()
-    for split, figures in report["splits"].items():
-        part = _as_files(record.filter(F.col("split") == split), figures["rows"], partitions)
-        (part.write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
-         .json(f"{uris['curated']}/{split}"))
+
+    def split_files(split: str, rows: int) -> Callable[[], None]:
+        part = _as_files(record.filter(F.col("split") == split), rows, partitions)
+        return lambda: (part.write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
+                        .json(f"{uris['curated']}/{split}"))
+
+    splits = sorted(report["splits"].items(), key=lambda item: -item[1]["rows"])
     # Each task writes a file per split it holds, one writer per split open at once (job.RUN_CONF): no sort by split.
-    (_as_files(record, report["counts"]["kept"], partitions).write.mode("overwrite").partitionBy("split")
-     .parquet(uris["table"]))
+    table = _as_files(record, report["counts"]["kept"], partitions)
+    return [*(split_files(split, figures["rows"]) for split, figures in splits),
+            lambda: table.write.mode("overwrite").partitionBy("split").parquet(uris["table"])]
 
 
-def _write_rejects(df: DataFrame, raw: RawInput, report: dict[str, Any], uris: dict[str, str]) -> None:
+def _reject_writes(df: DataFrame, raw: RawInput, report: dict[str, Any],
+                   uris: dict[str, str]) -> list[Callable[[], None]]:
     """The quarantine (original columns as read, with reason and detail) and the collapsed duplicates."""
     quarantine = df.filter(F.col("_dq_status") == "quarantined").select(
         *[F.col(f"`{c}`") for c in raw.original_columns],
         F.col("_dq_reason").alias("reject_reason"), F.col("_dq_detail").alias("reject_detail"),
         F.lit(report["run_id"]).alias("run_id"))
-    # One file each (they are small); repartition, not coalesce, so that the scan that finds them uses every core.
-    (quarantine.repartition(1).write.mode("overwrite").option("compression", "gzip").option("ignoreNullFields", False)
-     .json(uris["quarantine"]))
     context = [_as_text(df, column, name) for name, column in report.get("context_columns", {}).items()]
     duplicates = df.filter(F.col("_dq_status") == "duplicate").select(
         "review_id", F.col("_dq_kept_id").alias("kept_review_id"), *context)  # a copy keeps its own source
-    duplicates.repartition(1).write.mode("overwrite").option("compression", "gzip").json(uris["duplicates"])
+    # One file each (they are small); repartition, not coalesce, so that the scan that finds them uses every core.
+    return [lambda: (quarantine.repartition(1).write.mode("overwrite").option("compression", "gzip")
+                     .option("ignoreNullFields", False).json(uris["quarantine"])),
+            lambda: duplicates.repartition(1).write.mode("overwrite").option("compression", "gzip")
+            .json(uris["duplicates"])]
