@@ -1,4 +1,4 @@
-"""A tiny pretrained-style encoder built in the test, nothing downloaded: a WordPiece tokenizer trained on local
+"""A tiny pretrained-style encoder built in the test, nothing downloaded: a WordPiece tokenizer built from local
 review text and a two-layer DistilBERT of width 32 with random weights, saved as a hub model folder would be.
 
 It learns the synthetic reviews of ``tests.training.sm_helpers.make_reviews`` (sentiment words) in a few dozen
@@ -19,15 +19,25 @@ MAX_POSITIONS = 128
 
 
 def train_tokenizer(texts: list[str]):
-    """A lower-casing WordPiece tokenizer (BERT-style special tokens) trained on ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """A lower-casing WordPiece tokenizer (BERT-style special tokens) with the words and characters of ``texts``."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=400, special_tokens=SPECIAL_TOKENS))
+    # The vocabulary is built here rather than learned: WordPieceTrainer picks among tied merges and numbers its
+    # tokens in hash-map order, which changes from one process to the next (huggingface/tokenizers issue 1794), and
+    # the tiny model's answers changed with it. Every whole word of ``texts``, then each character alone and as a
+    # continuation, in a fixed order: the same ids in every run.
+    normalize = normalizers.BertNormalizer(lowercase=True).normalize_str
+    split = pre_tokenizers.BertPreTokenizer().pre_tokenize_str
+    words = sorted({word for text in texts for word, _ in split(normalize(text))})
+    characters = sorted({character for word in words for character in word})
+    ordered = [*SPECIAL_TOKENS, *characters, *(f"##{c}" for c in characters),
+               *(word for word in words if word not in characters)]
+    tokenizer.model = models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token="[UNK]")
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
