@@ -9,15 +9,28 @@ languages. A text is foreign when py3langid names another language with at least
 than ``min_chars`` are not judged (identification is unreliable on a few words).
 
 The model is read with importlib.resources, so the package works from the Glue job's zip of vendored packages.
+Unpacking it (LZMA, then NumPy's npz) takes about 0.7 CPU-s, in every Python worker of a Spark run that meets one
+text below the marker share. The first process to unpack it keeps the arrays, uncompressed, in the cache folder
+(``review_cleaning.cache``; ``DS_ON_AWS_LANGUAGE_MODEL_CACHE`` names another folder, or ``off``), under a name
+that carries py3langid's version and a digest of the model file; later processes map them from there (about 0.03
+CPU-s, and the pages are shared between workers). A cache that is missing, damaged or not writable only costs the
+unpacking: the arrays are then read from the package as before.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import os
 import re
+import shutil
 import tempfile
+from array import array
 from dataclasses import dataclass
+from pathlib import Path
+
+from review_cleaning.cache import default_cache_folder
 
 ENGLISH_MARKER_SHARE = 0.2
 ENGLISH_MARKERS = frozenset(
@@ -35,21 +48,101 @@ def english_marker_share(text: str) -> float:
     return sum(map(ENGLISH_MARKERS.__contains__, words)) / len(words) if words else 0.0
 
 
+# "off", or the folder for the unpacked model (default: review_cleaning.cache.default_cache_folder()).
+MODEL_CACHE_ENV = "DS_ON_AWS_LANGUAGE_MODEL_CACHE"
+# The arrays of py3langid's model file (its modelio.load_model reads the same names).
+MODEL_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+
+
 @functools.cache
 def _identifier():
-    """py3langid's identifier with normalized probabilities, loaded once per process from the package's data."""
+    """py3langid's identifier with normalized probabilities, built once per process (from the cache when it can)."""
     from importlib import resources
 
+    import numpy as np
+    import py3langid
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    data = resources.files("py3langid").joinpath(MODEL_FILE).read_bytes()
-    fd, path = tempfile.mkstemp(suffix=".npz.xz")
+    packed = resources.files("py3langid").joinpath(MODEL_FILE).read_bytes()
+    folder = model_cache_folder(py3langid.__version__, packed)
+    arrays = _read_cached(folder) if folder is not None else None
+    if arrays is None:
+        arrays = _unpack(packed)
+        if folder is not None:
+            _write_cached(folder, arrays)
+    ptc, pc, classes, nextmove, nextmove_row, out_feat = (arrays[name] for name in MODEL_ARRAYS)
+    # As py3langid's own from_model_file builds it: the two state tables as stdlib arrays, the rest as lists.
+    return LanguageIdentifier(np.asarray(ptc), np.asarray(pc), classes.tolist(), _uint_array(nextmove), out_feat.tolist(),
+                              norm_probs=True, tk_row=_uint_array(nextmove_row))
+
+
+def model_cache_folder(version: str, packed: bytes) -> Path | None:
+    """Where the unpacked arrays of the model file ``packed`` are kept (None: the cache is off)."""
+    setting = os.environ.get(MODEL_CACHE_ENV, "").strip()
+    if setting.lower() == "off":
+        return None
+    root = Path(setting) if setting else default_cache_folder()
+    digest = hashlib.sha256(packed).hexdigest()[:16]
+    return root / f"py3langid-{version}-{digest}"
+
+
+def _unpack(packed: bytes) -> dict:
+    """The model's arrays from its packed file (LZMA around an npz), as py3langid's modelio.load_model reads it."""
+    import lzma
+
+    import numpy as np
+
+    with tempfile.TemporaryFile(suffix=".npz") as unpacked:
+        with lzma.open(io.BytesIO(packed)) as source:
+            shutil.copyfileobj(source, unpacked, length=1 << 20)
+        unpacked.seek(0)
+        with np.load(unpacked, allow_pickle=False) as data:
+            missing = set(MODEL_ARRAYS).difference(data.files)
+            if missing:
+                raise ValueError(f"py3langid's model file lacks the arrays {sorted(missing)}")
+            return {name: data[name] for name in MODEL_ARRAYS}
+
+
+def _read_cached(folder: Path) -> dict | None:
+    """The arrays mapped from ``folder`` (read-only), or None when it is missing or damaged (then removed)."""
+    import numpy as np
+
+    if not folder.is_dir():
+        return None
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        return LanguageIdentifier.from_modelpath(path, norm_probs=True)
+        return {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in MODEL_ARRAYS}
+    except (OSError, ValueError):  # a missing or short file, a header numpy cannot read
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def _write_cached(folder: Path, arrays: dict) -> None:
+    """Keep ``arrays`` in ``folder``: written beside it, then moved there in one step; any failure is ignored."""
+    import numpy as np
+
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    except OSError:
+        return
+    try:
+        for name in MODEL_ARRAYS:
+            np.save(scratch / f"{name}.npy", arrays[name], allow_pickle=False)
+        os.replace(scratch, folder)  # fails when another process got there first: its copy is as good
+    except OSError:
+        pass
     finally:
-        os.unlink(path)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _uint_array(values) -> array:
+    """A NumPy array of unsigned integers as the stdlib array py3langid's tokenizer walks."""
+    import numpy as np
+
+    typecode = {2: "H", 4: "I", 8: "L"}[values.dtype.itemsize]
+    out = array(typecode)
+    out.frombytes(memoryview(np.ascontiguousarray(values)).cast("B"))
+    return out
 
 
 @dataclass(frozen=True)

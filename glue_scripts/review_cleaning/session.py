@@ -19,6 +19,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from review_cleaning.cache import default_cache_folder
+
 # Options of every local JVM; the class-data archive is written with them and its name carries them. A metaspace of
 # 256 MB from the start: with the default (about 21 MB) the JVM ran 4-5 full collections ("Metadata GC Threshold")
 # while Spark's classes loaded. Only for the local driver, which this process starts: on Glue the JVM is Glue's.
@@ -48,13 +50,6 @@ def java_executable() -> str | None:
     return shutil.which("java")
 
 
-def _archive_folder() -> Path:
-    """The virtualenv's own cache folder when running in one (removed with it), else the user's cache folder."""
-    if sys.prefix != sys.base_prefix:
-        return Path(sys.prefix) / "var" / "cache" / "ds-on-aws"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ds-on-aws"
-
-
 def class_archive_path() -> Path | None:
     """The class-data archive for this Java, this pyspark and LOCAL_JVM_OPTIONS (None: no Java, or turned off).
 
@@ -77,7 +72,7 @@ def class_archive_path() -> Path | None:
     parts = [str(java_path), release.read_text(errors="replace") if release.is_file() else "",
              pyspark.__version__, str(Path(pyspark.__file__).resolve().parent), LOCAL_JVM_OPTIONS]
     digest = hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
-    return _archive_folder() / f"spark-classes-{digest}.jsa"
+    return default_cache_folder() / f"spark-classes-{digest}.jsa"
 
 
 def input_text_bytes(uri: str | os.PathLike | None) -> int | None:
