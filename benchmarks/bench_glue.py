@@ -15,6 +15,9 @@ offline run's job arguments (cdk.json's data-quality thresholds) and writes ever
 - **polars** (contender 2, ``glue_polars``): the same rules as polars expressions, Python only on the rows that need
   it: the ceiling.
 
+Every timed run starts after ``os.sync()`` (``glue_spark.settle``, not timed), so that no run pays for the
+writeback of the inputs prepared before it or of the outputs of the run before it.
+
 Agreement: the kept rows' cleaned texts and labels (by review_id) of the Spark job must equal pandas's; the run
 fails (exit 1) if any row differs. The polars contender's agreement is reported. Where the Spark time goes (jobs,
 stages, tasks per call site, the Python pass, driver time between jobs) comes from Spark's event log.
@@ -108,6 +111,9 @@ def run_isolated(name: str, input_path: Path, curated: Path, run_id: str, argume
 
     Returns ``{"seconds", "counts", "peak_rss_mib"}``, or ``{"failed": "<why>"}`` when the child died.
     """
+    import glue_spark
+
+    glue_spark.settle()  # the contender times itself in the child, from after its start
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_contender_child, name=f"bench-glue-{name}",

@@ -33,6 +33,16 @@ CLI = ROOT / "glue_scripts" / "clean_reviews.py"
 PYTHON_PASS_METRIC = "data sent to Python workers"
 
 
+def settle() -> None:
+    """Let the files earlier steps wrote reach the disk before a timed run starts (``os.sync``, not timed).
+
+    Preparing the 1M input leaves about 500 MB of written pages that the kernel flushes over the next seconds, and
+    every run leaves its outputs: without this the next run pays for that writeback. The 25k stage, run right
+    after the inputs were prepared, took 18.1 and 17.3 s, and 16.6 and 15.1 s after a sync (docs/data-quality.md).
+    """
+    os.sync()
+
+
 def spark_env(event_dir: Path) -> dict[str, str]:
     """The environment of a Spark process that writes its event log under ``event_dir``."""
     event_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +67,7 @@ def run_cli_cold(input_path: Path, curated: Path, run_id: str, arguments: Mappin
                "--run_id", run_id]
     for key, value in arguments.items():
         command += [f"--{key}", str(value)]
+    settle()
     started_ms = time.time() * 1000
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -96,6 +107,7 @@ def _session_child(plan: list[dict], result_file: Path) -> None:
     spark = None
     with TreeSampler(os.getpid()) as sampler:
         for step in plan:
+            settle()
             sampler.reset_peak()
             before = sampler.snapshot()
             started_ms, started = time.time() * 1000, time.perf_counter()

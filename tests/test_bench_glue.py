@@ -239,6 +239,34 @@ def test_isolated_run_returns_the_childs_figures(csv_folder, tmp_path, arguments
     assert result["counts"]["read"] == 18 and result["seconds"] > 0 and result["peak_rss_mib"] > 0
 
 
+def test_every_timed_run_starts_after_the_earlier_writes_reached_the_disk(csv_folder, tmp_path, arguments,
+                                                                        monkeypatch):
+    # settle() must run before each timed child starts, never inside the timing: the record shows the order.
+    events = []
+    monkeypatch.setattr(glue_spark, "settle", lambda: events.append("settle"))
+    real_spawn = bench_glue.multiprocessing.get_context("spawn")
+
+    class Context:
+        def __getattr__(self, name):
+            return getattr(real_spawn, name)
+
+        def Process(self, *args, **kwargs):  # noqa: N802 (multiprocessing's name)
+            events.append("contender starts")
+            return real_spawn.Process(*args, **kwargs)
+
+    monkeypatch.setattr(bench_glue.multiprocessing, "get_context", lambda method: Context())
+    bench_glue.run_isolated("pandas", csv_folder, tmp_path / "out", "r1", arguments)
+
+    def popen(*args, **kwargs):
+        events.append("spark child starts")
+        raise OSError("not started in this test")
+
+    monkeypatch.setattr(glue_spark.subprocess, "Popen", popen)
+    with pytest.raises(OSError, match="not started"):
+        glue_spark.run_cli_cold(csv_folder, tmp_path / "spark", "r1", arguments, tmp_path / "events")
+    assert events == ["settle", "contender starts", "settle", "spark child starts"]
+
+
 def test_isolated_run_reports_a_failed_child_instead_of_raising(tmp_path, arguments):
     empty = tmp_path / "empty"
     empty.mkdir()  # no CSV parts: the child raises
