@@ -39,21 +39,31 @@ def _session():
 
 
 def write_warm_up_input(folder: Path, rows: int = WARM_UP_ROWS) -> Path:
-    """A small review export with the defects the job repairs or rejects (tags, entities, a duplicate, a typo)."""
+    """A small review export laid out as the IMDb file (review, sentiment, rating, id, file, url), with the defects
+    the job repairs or rejects (tags, entities, a label typo, a near duplicate, a review in French): its run loads
+    the classes of the key choice's distinct counts, of every output and of the language model's load."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "reviews.csv.gz"
     with gzip.open(path, "wt", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["review", "sentiment", "rating", "url"])
+        writer.writerow(["review", "sentiment", "rating", "id", "file", "url"])
+
+        def row(i: int, text: str, label: str, rating: int) -> list[str]:
+            folder = "pos" if rating >= 7 else "neg"
+            return [text, label, str(rating), f"{i}_{rating}", f"train/{folder}/{i}_{rating}.txt",
+                    f"http://www.imdb.com/title/tt{i // 3:07d}/"]
+
         for i in range(rows):
             good = i % 2 == 0
             text = (f"Review {i}: a {'wonderful, moving' if good else 'dull, tiresome'} film.<br /><br />"
                     f"The cast &amp; the score were {'superb' if good else 'awful'}, and I would "
                     f"{'see it again' if good else 'not recommend it'} to anyone who asked me about it.")
-            writer.writerow([text, "positive" if good else ("negtive" if i % 97 == 1 else "negative"),
-                             str(9 if good else 2), f"http://www.imdb.com/title/tt{i // 3:07d}/"])
-        writer.writerow(["Review 0: a wonderful, moving film. The cast & the score were superb!", "positive", "9",
-                         "http://www.imdb.com/title/tt0000000/"])
+            writer.writerow(row(i, text, "positive" if good else ("negtive" if i % 97 == 1 else "negative"),
+                                9 if good else 2))
+        writer.writerow(row(rows, "Review 0: a wonderful, moving film. The cast & the score were superb!", "positive",
+                            9))
+        writer.writerow(row(rows + 1, "Ce film est une véritable catastrophe, je ne le recommande à personne et "
+                                      "surtout pas aux enfants.", "negative", 1))
     return path
 
 

@@ -140,8 +140,13 @@ def test_the_warm_up_export_is_a_csv_the_job_reads(tmp_path):
     path = spark_classes.write_warm_up_input(tmp_path, rows=10)
     with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["review", "sentiment", "rating", "url"] and len(rows) == 12
+    assert rows[0] == ["review", "sentiment", "rating", "id", "file", "url"] and len(rows) == 13
     assert any("<br />" in row[0] for row in rows[1:]) and any(row[1] == "negtive" for row in rows[1:])
+    # unique ids and file keys, as in the IMDb export: the run plans the key choice as a real run does
+    assert len({row[3] for row in rows[1:]}) == len({row[4] for row in rows[1:]}) == 12
+    from review_cleaning.language import LanguageRule
+
+    assert [LanguageRule().foreign_language(row[0]) for row in rows[1:]].count("fr") == 1
 
 
 def test_write_archive_refuses_without_java(tmp_path, monkeypatch, no_setting):
