@@ -1,8 +1,9 @@
 """Where a run keeps what it builds once per machine and reuses: the local JVM's class-data archive
 (``session``) and py3langid's unpacked model (``language``).
 
-A cache is only ever a faster way to the same result: whatever is missing, damaged or cannot be written is built
-again in memory, and nothing in it is needed for a run to be correct. Its files are written to a temporary name
+A cache is only ever a faster way to the same result: whatever is missing, damaged or cannot be written only costs
+time (the model is unpacked in memory, the JVM loads the classes from the jars), and nothing in it is needed for a
+run to be correct. Its files are written to a temporary name
 beside their place and moved there in one step, so a reader never sees half of one.
 """
 

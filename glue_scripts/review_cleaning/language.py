@@ -9,10 +9,10 @@ languages. A text is foreign when py3langid names another language with at least
 than ``min_chars`` are not judged (identification is unreliable on a few words).
 
 The model is read with importlib.resources, so the package works from the Glue job's zip of vendored packages.
-Unpacking it (LZMA, then NumPy's npz) takes about 0.7 CPU-s, in every Python worker of a Spark run that meets one
+Unpacking it (LZMA, then NumPy's npz) takes about 0.5 CPU-s, in every Python worker of a Spark run that meets one
 text below the marker share. The first process to unpack it keeps the arrays, uncompressed, in the cache folder
 (``review_cleaning.cache``; ``DS_ON_AWS_LANGUAGE_MODEL_CACHE`` names another folder, or ``off``), under a name
-that carries py3langid's version and a digest of the model file; later processes map them from there (about 0.03
+that carries py3langid's version and a digest of the model file; later processes map them from there (about 0.04
 CPU-s, and the pages are shared between workers). A cache that is missing, damaged or not writable only costs the
 unpacking: the arrays are then read from the package as before.
 """
@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import tempfile
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +61,7 @@ def _identifier():
     import numpy as np
     import py3langid
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from py3langid.modelio import _to_array  # py3langid's own conversion (the package is pinned, 0.4.0)
 
     packed = resources.files("py3langid").joinpath(MODEL_FILE).read_bytes()
     folder = model_cache_folder(py3langid.__version__, packed)
@@ -72,8 +72,8 @@ def _identifier():
             _write_cached(folder, arrays)
     ptc, pc, classes, nextmove, nextmove_row, out_feat = (arrays[name] for name in MODEL_ARRAYS)
     # As py3langid's own from_model_file builds it: the two state tables as stdlib arrays, the rest as lists.
-    return LanguageIdentifier(np.asarray(ptc), np.asarray(pc), classes.tolist(), _uint_array(nextmove), out_feat.tolist(),
-                              norm_probs=True, tk_row=_uint_array(nextmove_row))
+    return LanguageIdentifier(np.asarray(ptc), np.asarray(pc), classes.tolist(), _to_array(nextmove),
+                              out_feat.tolist(), norm_probs=True, tk_row=_to_array(nextmove_row))
 
 
 def model_cache_folder(version: str, packed: bytes) -> Path | None:
@@ -133,16 +133,6 @@ def _write_cached(folder: Path, arrays: dict) -> None:
         pass
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _uint_array(values) -> array:
-    """A NumPy array of unsigned integers as the stdlib array py3langid's tokenizer walks."""
-    import numpy as np
-
-    typecode = {2: "H", 4: "I", 8: "L"}[values.dtype.itemsize]
-    out = array(typecode)
-    out.frombytes(memoryview(np.ascontiguousarray(values)).cast("B"))
-    return out
 
 
 @dataclass(frozen=True)
